@@ -1,0 +1,178 @@
+/*
+ * The channel API every device uses, on both ends.
+ *
+ * A vmb_channel is one end of an open channel: an outgoing ring it
+ * produces into, an incoming ring it consumes from, and a way to signal
+ * the peer. The host VSP and the guest VSC see the same API; only the
+ * ops behind it differ (guest: HvSignalEvent; host: event flag + SINT).
+ *
+ * Threading: any number of threads may send concurrently (sends are
+ * serialised per channel). Receiving happens either through the handler
+ * (called from vmb_chan_interrupt(), which the partition calls when the
+ * peer signals) or by polling vmb_chan_recv(); use one or the other.
+ * Functions return 0 or -errno; once the peer corrupts a ring the channel
+ * is broken (-EPROTO from then on), reported once through the log.
+ */
+#ifndef VMBUS_CHAN_H
+#define VMBUS_CHAN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+#include "vmbus/proto/ring.h"
+
+struct vmb_channel;
+
+struct vmb_chan_ops {
+	/* Interrupt the peer for this channel. */
+	void (*signal)(void *ctx);
+	/* Local address of guest-physical [gpa, gpa+len), NULL if outside RAM. */
+	void *(*gpa)(void *ctx, uint64_t gpa, size_t len);
+	/* One log line (no newline), may be NULL. */
+	void (*log)(void *ctx, const char *msg);
+};
+
+struct vmb_chan_config {
+	void *out_hdr, *out_data; /* ring this end writes */
+	uint32_t out_size;
+	void *in_hdr, *in_data; /* ring this end reads */
+	uint32_t in_size;
+	uint32_t ring_flags;   /* VMB_RING_DOUBLE_MAPPED when data areas are */
+	bool copy_out;         /* snapshot every packet before validating it */
+	uint32_t max_packet;   /* largest packet accepted (copy-out buffer) */
+	unsigned max_requests; /* transaction slots; 0 = 256 */
+	uint32_t relid;        /* for log lines */
+	const struct vmb_chan_ops *ops;
+	void *ops_ctx;
+};
+
+int vmb_chan_create(const struct vmb_chan_config *cfg, struct vmb_channel **out);
+/* Outstanding requests complete with -ECANCELED. */
+void vmb_chan_destroy(struct vmb_channel *ch);
+
+uint32_t vmb_chan_relid(const struct vmb_channel *ch);
+int vmb_chan_error(const struct vmb_channel *ch);
+/* Put the channel into the broken state (e.g. a device protocol violation). */
+void vmb_chan_fail(struct vmb_channel *ch, const char *why);
+
+/* ---- receiving ------------------------------------------------------- */
+
+struct vmb_packet {
+	uint16_t type; /* VM_PKT_DATA_INBAND, _GPA_DIRECT, _XFER_PAGES, _COMP */
+	uint16_t flags;
+	uint64_t trans_id;
+	const void *ext; /* descriptor extension (GPA ranges, xfer ranges) */
+	uint32_t ext_len;
+	const void *data; /* payload */
+	uint32_t len;
+};
+
+typedef void (*vmb_packet_fn)(void *arg, struct vmb_channel *ch,
+			      const struct vmb_packet *pkt);
+/* comp is NULL when status < 0 (channel closed: -ECANCELED, broken: -EPROTO). */
+typedef void (*vmb_completion_fn)(void *arg, struct vmb_channel *ch,
+				  const struct vmb_packet *comp, int status);
+
+void vmb_chan_set_handler(struct vmb_channel *ch, vmb_packet_fn fn, void *arg);
+
+/*
+ * The peer signalled: drain the incoming ring with its interrupt masked,
+ * hand completions of our requests to their callbacks and everything else
+ * to the handler, release consumed space (signalling a waiting producer),
+ * and wake senders waiting for ring space.
+ */
+void vmb_chan_interrupt(struct vmb_channel *ch);
+
+/* Poll mode: the next non-completion packet; data valid until the next call. */
+int vmb_chan_recv(struct vmb_channel *ch, struct vmb_packet *pkt);
+
+/* ---- GPA ranges (GPA-direct packets) -------------------------------- */
+
+struct vmb_gpa_range {
+	uint32_t len;    /* byte_count */
+	uint32_t offset; /* byte_offset into the first page, < 4096 */
+	uint32_t pfn_count;
+	const uint64_t *pfns;
+};
+
+struct vmb_range_iter {
+	const uint8_t *p;
+	uint32_t left;
+	uint32_t count;
+};
+
+/* Iterate the ranges of a GPA-direct packet, validating each record. */
+int vmb_range_iter_init(struct vmb_range_iter *it, const struct vmb_packet *pkt);
+/* 1 = got one, 0 = done, -EBADMSG = malformed. */
+int vmb_range_next(struct vmb_range_iter *it, struct vmb_gpa_range *out);
+
+/* Local address of guest-physical memory, NULL when outside guest RAM. */
+void *vmb_chan_gpa(struct vmb_channel *ch, uint64_t gpa, size_t len);
+
+/* ---- sending --------------------------------------------------------- */
+
+#define VMB_SEND_COMPLETION 0x1u /* set COMPLETION_REQUESTED */
+#define VMB_SEND_NOWAIT 0x2u     /* -EAGAIN instead of waiting for space */
+
+struct vmb_send {
+	uint16_t type; /* 0 = inband; VM_PKT_DATA_USING_GPA_DIRECT; VM_PKT_COMP */
+	const struct iovec *iov;
+	unsigned iovcnt;
+	const struct vmb_gpa_range *ranges; /* GPA direct only */
+	unsigned nranges;
+	uint64_t trans_id; /* ignored when done != NULL */
+	uint32_t flags;
+	vmb_completion_fn done; /* non-NULL: request with an allocated id */
+	void *arg;
+};
+
+/* The general form; *trans_id (may be NULL) receives the id used. */
+int vmb_chan_submit(struct vmb_channel *ch, const struct vmb_send *s, uint64_t *trans_id);
+
+int vmb_chan_send(struct vmb_channel *ch, const void *buf, size_t len,
+		  uint64_t trans_id, uint32_t flags);
+/* Page-buffer send: n <= 32 single-page ranges. */
+int vmb_chan_send_pagebuf(struct vmb_channel *ch, const struct vmbus_page_buffer *pb,
+			  unsigned n, const void *buf, size_t len, uint64_t trans_id,
+			  uint32_t flags);
+/* Multipage-buffer send: one or more multi-page ranges. */
+int vmb_chan_send_mpb(struct vmb_channel *ch, const struct vmb_gpa_range *r,
+		      unsigned nranges, const void *buf, size_t len, uint64_t trans_id,
+		      uint32_t flags);
+int vmb_chan_complete(struct vmb_channel *ch, uint64_t trans_id, const void *buf,
+		      size_t len);
+/* Send inband with an allocated transaction id; done runs on completion. */
+int vmb_chan_request(struct vmb_channel *ch, const void *buf, size_t len,
+		     vmb_completion_fn done, void *arg);
+/*
+ * Blocking request: wait up to timeout_ms for the completion and copy its
+ * payload to resp (*resp_len = bytes copied). Must not be called from this
+ * channel's own handler.
+ */
+int vmb_chan_request_sync(struct vmb_channel *ch, const void *buf, size_t len,
+			  void *resp, size_t resp_cap, size_t *resp_len, int timeout_ms);
+
+/* Batching: sends between begin and end are published with one signal. */
+void vmb_chan_batch_begin(struct vmb_channel *ch);
+int vmb_chan_batch_end(struct vmb_channel *ch);
+
+struct vmb_chan_stats {
+	uint64_t tx_packets, rx_packets;
+	uint64_t signals_sent, interrupts;
+	uint64_t needless_interrupts; /* interrupt found nothing new to do */
+	uint64_t tx_full;             /* sends that waited for space */
+	unsigned requests_in_flight;
+};
+void vmb_chan_get_stats(const struct vmb_channel *ch, struct vmb_chan_stats *st);
+
+/* Ring state for `vmbus ls -v`. */
+struct vmb_ring_state {
+	uint32_t write_index, read_index, interrupt_mask, pending_send_sz;
+	uint32_t size, avail_read, avail_write;
+};
+void vmb_chan_ring_state(const struct vmb_channel *ch, struct vmb_ring_state *out,
+			 struct vmb_ring_state *in);
+
+#endif
