@@ -81,6 +81,9 @@ struct vmb_client_config {
 	uint32_t target_vcpu; /* VP receiving control messages */
 	uint32_t vp_count;
 	uint32_t features;    /* 6.0 feature flags requested */
+	uint64_t interrupt_page; /* GPA of the legacy (< 2.4) interrupt page */
+	uint64_t monitor_page1;  /* GPAs of the monitor pages, or both 0 */
+	uint64_t monitor_page2;
 };
 
 int vmb_client_create(const struct vmb_client_config *cfg, const struct vmb_client_ops *ops,

@@ -3,8 +3,8 @@
  *
  * Guest messages go in through vmb_server_recv(); everything the server
  * wants done goes out through the ops table (send a message, open/close a
- * channel toward its device, log). Nothing here blocks, allocates behind
- * the caller's back after create, or trusts the guest: every unknown,
+ * channel toward its device, log). Nothing here blocks or trusts the
+ * guest: every unknown,
  * short, wrong-version or wrong-state message is rejected with one log
  * line and the server stays usable. vmb_server_validate() checks the
  * invariants and is meant to run after every step in tests and fuzzers.
@@ -68,8 +68,8 @@ struct vmb_gpadl_view {
 };
 
 struct vmb_server_ops {
-	/* Post one H->G control message to the SINT of `vp`. */
-	void (*send)(void *ctx, uint32_t vp, const void *msg, size_t len);
+	/* Post one H->G control message to `sint` of `vp`. */
+	void (*send)(void *ctx, uint32_t vp, uint32_t sint, const void *msg, size_t len);
 	/*
 	 * The guest opened a channel: map the ring GPADL and start the device.
 	 * Return 0 to report success, a non-zero NTSTATUS-style value to fail
@@ -103,11 +103,14 @@ int vmb_server_create(const struct vmb_server_config *cfg, const struct vmb_serv
 void vmb_server_destroy(struct vmb_server *s);
 
 /*
- * One G->H control message (connection-id already checked by the caller
- * against vmb_server_msg_conn_id() or the contact ids). 0 = handled,
- * -EBADMSG / -EPROTO = rejected and logged; the server stays consistent.
+ * One G->H control message posted to connection `conn_id` (INITIATE_CONTACT
+ * must come on 1 below 5.0 and on 4 from 5.0; everything else on the
+ * message connection id). 0 = handled, -EBADMSG / -EPROTO = rejected and
+ * logged (one line); the server stays consistent.
  */
-int vmb_server_recv(struct vmb_server *s, const void *msg, size_t len);
+int vmb_server_recv(struct vmb_server *s, uint32_t conn_id, const void *msg, size_t len);
+/* The guest vanished: close every channel, drop every GPADL, forget it. */
+void vmb_server_reset(struct vmb_server *s);
 
 /* Offer a device channel (sent now if offers were requested, else queued). */
 int vmb_server_offer(struct vmb_server *s, const struct vmb_offer *o, void *dev,
@@ -120,6 +123,9 @@ enum vmb_server_state vmb_server_state(const struct vmb_server *s);
 uint32_t vmb_server_version(const struct vmb_server *s);
 uint32_t vmb_server_target_vcpu(const struct vmb_server *s);
 uint32_t vmb_server_msg_conn_id(const struct vmb_server *s);
+uint32_t vmb_server_msg_sint(const struct vmb_server *s);
+/* Legacy (< 2.4) interrupt page GPA from INITIATE_CONTACT, 0 if none. */
+uint64_t vmb_server_interrupt_page(const struct vmb_server *s);
 uint64_t vmb_server_gpadl_bytes(const struct vmb_server *s);
 unsigned vmb_server_gpadl_count(const struct vmb_server *s);
 int vmb_server_gpadl(const struct vmb_server *s, uint32_t handle, struct vmb_gpadl_view *out);
