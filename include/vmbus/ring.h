@@ -29,22 +29,27 @@
 #define VMB_RING_DOUBLE_MAPPED 0x1u /* data[size .. 2*size) aliases data[0 .. size) */
 
 struct vmb_ring_stats {
-	uint64_t packets;      /* written (producer) or read (consumer) */
-	uint64_t bytes;        /* ring bytes including descriptor, padding, trailer */
-	uint64_t signals;      /* times this end decided the peer must be signalled */
-	uint64_t full;         /* producer: writes refused for lack of space */
+	uint64_t packets; /* written (producer) or read (consumer) */
+	uint64_t bytes;	  /* ring bytes including descriptor, padding, trailer */
+	uint64_t signals; /* times this end decided the peer must be signalled */
+	uint64_t full;	  /* producer: writes refused for lack of space */
 };
 
 struct vmb_ring {
 	struct vmbus_ring_header *hdr; /* shared */
-	uint8_t *data;                 /* shared data area */
-	uint32_t size;                 /* data area bytes */
+	uint8_t *data;		       /* shared data area */
+	uint32_t size;		       /* data area bytes */
 	uint32_t flags;
 	/* producer: packets in [hdr->write_index, wr) are written, not yet visible */
 	uint32_t wr;
 	/* consumer: packets in [hdr->read_index, rd) are consumed, not yet released */
 	uint32_t rd;
-	int error; /* sticky -EPROTO once the peer corrupted the ring */
+	/* private copies of what this end last published; the peer may scribble
+	 * over the header, so the index we own is never read back from it */
+	uint32_t wr_pub;
+	uint32_t rd_pub;
+	int error;	 /* sticky -EPROTO once the peer corrupted the ring */
+	const char *why; /* static text naming the corruption, for one log line */
 	struct vmb_ring_stats stats;
 };
 
@@ -54,8 +59,7 @@ struct vmb_ring {
  * mapped). The current indices are read and validated (-EPROTO if the
  * peer left them out of range), so both ends may attach at any time.
  */
-int vmb_ring_init(struct vmb_ring *r, void *hdr, void *data, uint32_t data_size,
-		  uint32_t flags);
+int vmb_ring_init(struct vmb_ring *r, void *hdr, void *data, uint32_t data_size, uint32_t flags);
 
 /* Zero a header page and advertise pending_send_sz support (ring owner). */
 void vmb_ring_header_reset(void *hdr);
@@ -88,7 +92,10 @@ int vmb_ring_commit(struct vmb_ring *r);
 int vmb_ring_want_space(struct vmb_ring *r, uint32_t bytes);
 void vmb_ring_clear_pending(struct vmb_ring *r);
 
-/* Bytes a packet can use right now (free space minus the never-used 8). */
+/*
+ * Largest packet (descriptor + payload, without the trailer) that fits
+ * right now: free space minus the trailer and the 8 bytes that stay free.
+ */
 uint32_t vmb_ring_avail_write(const struct vmb_ring *r);
 
 /* ---- consumer -------------------------------------------------------- */
@@ -97,7 +104,7 @@ uint32_t vmb_ring_avail_write(const struct vmb_ring *r);
 struct vmb_ring_pkt {
 	struct vmpacket_descriptor desc;
 	const uint8_t *data; /* start of the packet (descriptor included) */
-	uint32_t len;        /* desc.len8 * 8 */
+	uint32_t len;	     /* desc.len8 * 8 */
 };
 
 /*
@@ -105,6 +112,8 @@ struct vmb_ring_pkt {
  * packet that does not wrap). The descriptor is snapshot and validated;
  * the bytes behind pkt->data stay in shared memory, so the caller must
  * snapshot anything it validates. Call vmb_ring_consume() when done.
+ * -ERANGE when the packet wraps and the ring is not double mapped (use
+ * vmb_ring_read() for that one).
  */
 int vmb_ring_peek(struct vmb_ring *r, struct vmb_ring_pkt *pkt);
 void vmb_ring_consume(struct vmb_ring *r, const struct vmb_ring_pkt *pkt);
