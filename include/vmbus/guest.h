@@ -35,6 +35,7 @@ struct vmb_driver {
 	void (*remove)(struct vmb_device *dev);
 	/* A sub-channel offer of this device arrived (open it with vmb_device_open_sub). */
 	void (*subchannel)(struct vmb_device *dev, uint16_t index);
+	void *ctx; /* the driver's own state, see vmb_device_driver() */
 };
 
 /* Connect, negotiate, request offers and wait for ALLOFFERS_DELIVERED. */
@@ -86,6 +87,8 @@ int vmb_guest_vp_online(struct vmb_guest *g, uint32_t vp);
 
 const struct vmb_client_offer *vmb_device_offer(const struct vmb_device *dev);
 struct vmb_guest *vmb_device_guest(const struct vmb_device *dev);
+/* The driver bound to the device (the pointer given to register_driver), or NULL. */
+const struct vmb_driver *vmb_device_driver(const struct vmb_device *dev);
 void vmb_device_set_priv(struct vmb_device *dev, void *priv);
 void *vmb_device_priv(const struct vmb_device *dev);
 

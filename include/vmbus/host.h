@@ -47,6 +47,8 @@ struct vmb_vsp_ops {
 		    const struct vmb_open_params *p);
 	/* The channel is closing; ch is destroyed after this returns. */
 	void (*close)(void *dev, struct vmb_vsp *v, uint16_t sub, struct vmb_channel *ch);
+	/* The device is gone for good (removed and released, or host destroyed). */
+	void (*release)(void *dev);
 };
 
 struct vmb_vsp_desc {
