@@ -25,13 +25,13 @@ struct vmb_client;
 struct vmb_client_channel;
 
 enum vmb_client_state {
-	VMB_CLI_IDLE,       /* not connected */
+	VMB_CLI_IDLE,	    /* not connected */
 	VMB_CLI_CONTACTING, /* INITIATE_CONTACT posted, waiting */
 	VMB_CLI_CONNECTED,  /* version agreed */
 	VMB_CLI_REQUESTED,  /* REQUESTOFFERS posted, offers arriving */
-	VMB_CLI_READY,      /* ALLOFFERS_DELIVERED seen */
+	VMB_CLI_READY,	    /* ALLOFFERS_DELIVERED seen */
 	VMB_CLI_UNLOADING,  /* UNLOAD posted */
-	VMB_CLI_FAILED,     /* no common version */
+	VMB_CLI_FAILED,	    /* no common version */
 };
 
 enum vmb_cli_chan_state {
@@ -71,18 +71,20 @@ struct vmb_client_ops {
 	void (*gpadl_torndown)(void *ctx, uint32_t handle);
 	void (*open_result)(void *ctx, struct vmb_client_channel *ch, uint32_t status);
 	void (*modify_result)(void *ctx, struct vmb_client_channel *ch, int32_t status);
+	/* Unload finished: every channel has been freed. */
 	void (*unloaded)(void *ctx);
 	void (*log)(void *ctx, const char *msg);
 };
 
 struct vmb_client_config {
-	uint32_t max_version; /* newest version tried; 0 = 6.0 */
-	uint32_t min_version; /* oldest; 0 = 0.13 */
-	uint32_t target_vcpu; /* VP receiving control messages */
-	uint32_t vp_count;
-	uint32_t features;    /* 6.0 feature flags requested */
-	uint64_t interrupt_page; /* GPA of the legacy (< 2.4) interrupt page */
-	uint64_t monitor_page1;  /* GPAs of the monitor pages, or both 0 */
+	uint32_t max_version;	   /* newest version tried; 0 = 6.0 */
+	uint32_t min_version;	   /* oldest; 0 = 0.13 */
+	uint32_t target_vcpu;	   /* VP receiving control messages (>= 3.0) */
+	uint32_t vp_count;	   /* 0 = 1 */
+	uint32_t features;	   /* 6.0 feature flags requested */
+	struct vmb_guid client_id; /* sent with VMBUS_FEATURE_CLIENT_ID */
+	uint64_t interrupt_page;   /* GPA of the legacy (< 2.4) interrupt page */
+	uint64_t monitor_page1;	   /* GPAs of the monitor pages, or both 0 */
 	uint64_t monitor_page2;
 };
 
@@ -90,7 +92,10 @@ int vmb_client_create(const struct vmb_client_config *cfg, const struct vmb_clie
 		      void *ctx, struct vmb_client **out);
 void vmb_client_destroy(struct vmb_client *c);
 
-/* Start (or restart) negotiation, newest version first. */
+/*
+ * Start (or restart, from IDLE, FAILED or CONTACTING) negotiation, newest
+ * version first. -ECONNREFUSED when every post was refused.
+ */
 int vmb_client_connect(struct vmb_client *c);
 /* One H->G control message. 0 = handled, -EBADMSG/-EPROTO = rejected. */
 int vmb_client_recv(struct vmb_client *c, const void *msg, size_t len);
@@ -101,8 +106,7 @@ int vmb_client_request_offers(struct vmb_client *c);
 /* GPADL over n pages for channel ch; *handle = the guest-chosen handle. */
 int vmb_client_gpadl_create(struct vmb_client *c, struct vmb_client_channel *ch,
 			    const uint64_t *pfns, size_t n, uint32_t *handle);
-int vmb_client_gpadl_teardown(struct vmb_client *c, struct vmb_client_channel *ch,
-			      uint32_t handle);
+int vmb_client_gpadl_teardown(struct vmb_client *c, struct vmb_client_channel *ch, uint32_t handle);
 int vmb_client_open(struct vmb_client *c, struct vmb_client_channel *ch, uint32_t gpadl,
 		    uint32_t downstream_pages, uint32_t target_vp, const void *userdata,
 		    size_t userdata_len);

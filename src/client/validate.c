@@ -1,0 +1,133 @@
+/*
+ * Guest VMBus client: invariant checker run after every step by tests and
+ * fuzzers.
+ */
+#include <errno.h>
+#include <stdio.h>
+
+#include "client/client_impl.h"
+
+static int broken(const struct vmb_client *c, const char *what, uint32_t val)
+{
+	char buf[160];
+
+	if (c->ops.log != NULL) {
+		snprintf(buf, sizeof(buf), "vmbus client: invariant broken: %s (%u)", what, val);
+		c->ops.log(c->ctx, buf);
+	}
+	return -EFAULT;
+}
+
+static bool has_channels_state(enum vmb_client_state s)
+{
+	return s == VMB_CLI_REQUESTED || s == VMB_CLI_READY || s == VMB_CLI_UNLOADING;
+}
+
+static int check_conn(const struct vmb_client *c)
+{
+	switch (c->state) {
+	case VMB_CLI_CONTACTING:
+		if (c->ver_idx >= VMBUS_VERSION_COUNT || vmb_versions[c->ver_idx] != c->version)
+			return broken(c, "version being tried", c->version);
+		return 0;
+	case VMB_CLI_CONNECTED:
+	case VMB_CLI_REQUESTED:
+	case VMB_CLI_READY:
+	case VMB_CLI_UNLOADING:
+		if (!vmb_version_known(c->version))
+			return broken(c, "unknown version", c->version);
+		if (c->msg_conn_id == 0 || c->msg_conn_id > 0xffffffu ||
+		    (c->version < VERSION_WIN10_V5 && c->msg_conn_id != 1))
+			return broken(c, "message connection id", c->msg_conn_id);
+		if (c->features & ~c->cfg.features)
+			return broken(c, "features not asked for", c->features);
+		return 0;
+	case VMB_CLI_IDLE:
+	case VMB_CLI_FAILED:
+		return 0;
+	}
+	return broken(c, "client state", (uint32_t)c->state);
+}
+
+static int check_chan(const struct vmb_client *c, const struct vmb_client_channel *ch,
+		      uint32_t relid)
+{
+	if (ch->offer.relid != relid)
+		return broken(c, "channel filed under another relid", relid);
+	switch (ch->state) {
+	case VMB_CCH_OFFERED:
+		if (ch->opened)
+			return broken(c, "offered channel marked open", relid);
+		break;
+	case VMB_CCH_OPENING:
+	case VMB_CCH_OPEN:
+		if (!ch->opened)
+			return broken(c, "open channel not marked open", relid);
+		break;
+	case VMB_CCH_RESCINDED:
+		break;
+	default:
+		return broken(c, "channel state", (uint32_t)ch->state);
+	}
+	if (ch->modify_pending && c->version < VERSION_WIN10_V5_3)
+		return broken(c, "modify pending before 5.3", relid);
+	if (ch->target_vp >= c->cfg.vp_count)
+		return broken(c, "target VP", ch->target_vp);
+	return 0;
+}
+
+static int check_chans(const struct vmb_client *c)
+{
+	unsigned n = 0;
+	uint32_t relid;
+	int ret;
+
+	if (c->chan[0] != NULL)
+		return broken(c, "channel with relid 0", 0);
+	for (relid = 1; relid <= VMBUS_MAX_RELID; relid++) {
+		if (c->chan[relid] == NULL)
+			continue;
+		ret = check_chan(c, c->chan[relid], relid);
+		if (ret != 0)
+			return ret;
+		n++;
+	}
+	if (n != c->nchan)
+		return broken(c, "channel count", n);
+	if (n != 0 && !has_channels_state(c->state))
+		return broken(c, "channels while not connected", (uint32_t)c->state);
+	return 0;
+}
+
+static int check_gpadls(const struct vmb_client *c)
+{
+	size_t i, j;
+
+	for (i = 0; i < c->ngpadl; i++) {
+		const struct vmb_cli_gpadl *g = &c->gpadl[i];
+
+		if (g->handle == 0)
+			return broken(c, "GPADL handle 0", 0);
+		if (vmb_client_find(c, g->relid) == NULL)
+			return broken(c, "GPADL of unknown relid", g->relid);
+		if (g->state != VMB_CGP_CREATING && g->state != VMB_CGP_READY &&
+		    g->state != VMB_CGP_TEARING)
+			return broken(c, "GPADL state", g->handle);
+		for (j = i + 1; j < c->ngpadl; j++) {
+			if (c->gpadl[j].handle == g->handle)
+				return broken(c, "duplicate GPADL handle", g->handle);
+		}
+	}
+	return 0;
+}
+
+int vmb_client_validate(const struct vmb_client *c)
+{
+	int ret = check_conn(c);
+
+	if (ret == 0)
+		ret = check_chans(c);
+	if (ret == 0)
+		ret = check_gpadls(c);
+	return ret;
+}
