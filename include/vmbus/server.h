@@ -126,6 +126,12 @@ uint32_t vmb_server_msg_conn_id(const struct vmb_server *s);
 uint32_t vmb_server_msg_sint(const struct vmb_server *s);
 /* Legacy (< 2.4) interrupt page GPA from INITIATE_CONTACT, 0 if none. */
 uint64_t vmb_server_interrupt_page(const struct vmb_server *s);
+/* Monitor page GPAs (page1 H->G, page2 G->H); both 0 when MNF is off. */
+void vmb_server_monitor_pages(const struct vmb_server *s, uint64_t *page1, uint64_t *page2);
+/* 6.0 feature flags negotiated (0 below 6.0). */
+uint32_t vmb_server_features(const struct vmb_server *s);
+/* PAUSE received: H->G messages are held until RESUME. */
+bool vmb_server_paused(const struct vmb_server *s);
 uint64_t vmb_server_gpadl_bytes(const struct vmb_server *s);
 unsigned vmb_server_gpadl_count(const struct vmb_server *s);
 int vmb_server_gpadl(const struct vmb_server *s, uint32_t handle, struct vmb_gpadl_view *out);

@@ -1,0 +1,135 @@
+/*
+ * Invariant checker, run after every step by tests and fuzzers. It reports
+ * the first broken invariant; it never repairs anything.
+ */
+#include <errno.h>
+
+#include "server/server_priv.h"
+#include "vmbus/proto/hv.h"
+
+#define BROKEN(s, ...) (vmb_srv_log((s), "vmbus server: invariant: " __VA_ARGS__), -EFAULT)
+
+static int check_channel(const struct vmb_server *s, const struct vmb_server_channel *ch,
+			 uint32_t relid, uint64_t *monitors)
+{
+	const struct vmb_srv_gpadl *g;
+
+	if (ch->relid != relid)
+		return BROKEN(s, "relid %u stored in slot %u", ch->relid, relid);
+	if (ch->monitor_id != VMB_SRV_NO_MONITOR) {
+		if (ch->monitor_id >= VMB_SRV_MONITOR_IDS ||
+		    (monitors[ch->monitor_id / 64] & (1ull << (ch->monitor_id % 64))))
+			return BROKEN(s, "monitor id %u reused", ch->monitor_id);
+		monitors[ch->monitor_id / 64] |= 1ull << (ch->monitor_id % 64);
+	}
+	if (s->state == VMB_SRV_DISCONNECTED && (ch->seen || ch->state != VMB_SCH_CLOSED))
+		return BROKEN(s, "relid %u live while disconnected", relid);
+	if (s->state == VMB_SRV_CONNECTED && ch->seen)
+		return BROKEN(s, "relid %u offered before REQUESTOFFERS", relid);
+	if (ch->state != VMB_SCH_CLOSED && !ch->seen)
+		return BROKEN(s, "relid %u open or revoked but never offered", relid);
+	if (ch->state != VMB_SCH_OPEN)
+		return 0;
+	g = vmb_srv_gpadl_find(s, ch->ring_gpadl);
+	if (!g || !vmb_srv_gpadl_complete(g) || g->failed || g->relid != relid)
+		return BROKEN(s, "relid %u open without its ring GPADL %#x", relid, ch->ring_gpadl);
+	return 0;
+}
+
+static int check_channels(const struct vmb_server *s)
+{
+	uint64_t monitors[VMB_SRV_MONITOR_IDS / 64] = {0};
+	uint32_t r;
+	unsigned i;
+	int rc;
+
+	if (s->chans[0])
+		return BROKEN(s, "relid 0 in use");
+	for (r = 1; r <= VMBUS_MAX_RELID; r++) {
+		if (!s->chans[r])
+			continue;
+		rc = check_channel(s, s->chans[r], r, monitors);
+		if (rc)
+			return rc;
+	}
+	for (i = 0; i < VMB_SRV_MONITOR_IDS / 64; i++)
+		if (monitors[i] != s->monitor_used[i])
+			return BROKEN(s, "monitor id bitmap out of step");
+	return 0;
+}
+
+static int check_gpadl(const struct vmb_server *s, const struct vmb_srv_gpadl *g)
+{
+	const struct vmb_server_channel *ch;
+	const struct vmb_srv_gpadl *o;
+
+	if (g->handle == 0 || g->total == 0 || g->received > g->total)
+		return BROKEN(s, "GPADL %#x malformed", g->handle);
+	for (o = g->next; o; o = o->next)
+		if (o->handle == g->handle)
+			return BROKEN(s, "GPADL handle %#x twice", g->handle);
+	if (g->failed == (g->pfns != NULL))
+		return BROKEN(s, "GPADL %#x failed state and PFNs disagree", g->handle);
+	if (g->failed && vmb_srv_gpadl_complete(g))
+		return BROKEN(s, "failed GPADL %#x kept after completion", g->handle);
+	ch = g->relid && g->relid <= VMBUS_MAX_RELID ? s->chans[g->relid] : NULL;
+	if (!ch || !ch->seen)
+		return BROKEN(s, "GPADL %#x on unknown relid %u", g->handle, g->relid);
+	if (g->teardown_wait && (ch->state != VMB_SCH_OPEN || ch->ring_gpadl != g->handle))
+		return BROKEN(s, "GPADL %#x teardown deferred for no open ring", g->handle);
+	return 0;
+}
+
+static int check_gpadls(const struct vmb_server *s)
+{
+	const struct vmb_srv_gpadl *g;
+	uint64_t bytes = 0;
+	unsigned n = 0;
+	int rc;
+
+	for (g = s->gpadls; g; g = g->next) {
+		rc = check_gpadl(s, g);
+		if (rc)
+			return rc;
+		if (!g->failed)
+			bytes += (uint64_t)g->total * HV_PAGE_SIZE;
+		n++;
+	}
+	if (n != s->gpadl_count || bytes != s->gpadl_bytes)
+		return BROKEN(s, "GPADL accounting: %u/%u, %llu/%llu bytes", n, s->gpadl_count,
+			      (unsigned long long)bytes, (unsigned long long)s->gpadl_bytes);
+	if (bytes > s->cfg.gpadl_limit)
+		return BROKEN(s, "GPADL bytes %llu above the limit", (unsigned long long)bytes);
+	if (s->state == VMB_SRV_DISCONNECTED && n)
+		return BROKEN(s, "GPADLs while disconnected");
+	return 0;
+}
+
+static int check_connection(const struct vmb_server *s)
+{
+	if (s->state == VMB_SRV_DISCONNECTED) {
+		if (s->version || s->features || s->paused || s->qlen)
+			return BROKEN(s, "connection state left over while disconnected");
+		return 0;
+	}
+	if (!vmb_version_known(s->version) || s->version > s->cfg.max_version)
+		return BROKEN(s, "version %#x not allowed", s->version);
+	if (s->features & ~s->cfg.features)
+		return BROKEN(s, "features %#x not offered", s->features);
+	if (s->target_vcpu >= s->cfg.vp_count || s->msg_sint >= HV_SYNIC_SINT_COUNT)
+		return BROKEN(s, "message target vp %u sint %u", s->target_vcpu, s->msg_sint);
+	if (!s->paused && s->qlen)
+		return BROKEN(s, "messages queued while not paused");
+	return 0;
+}
+
+int vmb_server_validate(const struct vmb_server *s)
+{
+	int rc = check_connection(s);
+
+	if (!rc)
+		rc = check_channels(s);
+	if (!rc)
+		rc = check_gpadls(s);
+	return rc;
+}
