@@ -17,6 +17,7 @@
 #ifndef VMBUS_DEV_TEST_H
 #define VMBUS_DEV_TEST_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "vmbus/chan.h"
@@ -59,12 +60,35 @@ int vmb_test_vsp_remove(struct vmb_test_vsp *t);
 struct vmb_vsp *vmb_test_vsp_vsp(struct vmb_test_vsp *t);
 
 /* ---- guest (VSC) ---- */
-extern const struct vmb_driver vmb_test_driver;
+struct vmb_test_guest;
 
-struct vmb_test_dev;
-/* The bound test device's primary channel (NULL until probed). */
-struct vmb_channel *vmb_test_dev_channel(struct vmb_device *dev);
-/* Round trip one ECHO of len bytes through the host; checks the reply. */
+/* Register the test driver on a guest; free after vmb_guest_destroy(). */
+int vmb_test_guest_register(struct vmb_guest *g, struct vmb_test_guest **out);
+void vmb_test_guest_free(struct vmb_test_guest *tg);
+/* Wait up to timeout_ms until at least n test devices are bound. */
+int vmb_test_guest_wait(struct vmb_test_guest *tg, unsigned n, int timeout_ms);
+unsigned vmb_test_guest_bound(struct vmb_test_guest *tg);
+/*
+ * Call fn with the primary channel of the i-th bound device (probe order);
+ * the device cannot be removed while fn runs. -ENODEV when there is none.
+ */
+int vmb_test_guest_with(struct vmb_test_guest *tg, unsigned i,
+			int (*fn)(struct vmb_channel *ch, void *arg), void *arg);
+/*
+ * Background traffic: one thread per bound device echoing requests with
+ * checked payloads until turned off or the device is removed.
+ */
+void vmb_test_guest_traffic(struct vmb_test_guest *tg, bool on);
+struct vmb_test_counts {
+	uint64_t echoes;    /* good round trips */
+	uint64_t errors;    /* failed or wrong replies */
+	uint64_t probed;
+	uint64_t removed;
+	uint64_t subchannels;
+};
+void vmb_test_guest_counts(struct vmb_test_guest *tg, struct vmb_test_counts *c);
+
+/* One ECHO round trip of len bytes (request + completion), reply checked. */
 int vmb_test_echo(struct vmb_channel *ch, const void *buf, size_t len);
 
 #endif
