@@ -25,11 +25,14 @@
 
 #include "vmbus/proto/hv.h"
 
+/* VPs per partition (each VP's eventfd travels in one SCM_RIGHTS message). */
+#define VMB_PART_MAX_VPS 64
+
 /* A guest page list mapped into one contiguous host range. */
 struct vmb_mapping {
-	void *addr;      /* first byte of the first page */
-	size_t len;      /* bytes reserved (including a ring's second view) */
-	size_t npages;   /* pages of the list */
+	void *addr;    /* first byte of the first page */
+	size_t len;    /* bytes reserved (including a ring's second view) */
+	size_t npages; /* pages of the list */
 };
 
 /* ======================= host side =================================== */
@@ -37,10 +40,10 @@ struct vmb_mapping {
 struct vmb_host_part;
 
 struct vmb_host_part_config {
-	size_t ram_size;         /* guest RAM bytes (page multiple) */
+	size_t ram_size; /* guest RAM bytes (page multiple) */
 	unsigned vp_count;
 	unsigned post_queue_depth; /* 0 = 16, Hyper-V's per-port depth */
-	const char *socket_path;
+	const char *socket_path;   /* a stale socket file there is replaced */
 };
 
 struct vmb_host_part_ops {
@@ -51,7 +54,11 @@ struct vmb_host_part_ops {
 	 */
 	void (*post)(void *ctx, uint32_t conn_id, uint32_t vp, uint32_t msg_type,
 		     const void *payload, size_t len);
-	/* A guest connected (hello done) / went away (all guest state gone). */
+	/*
+	 * A guest connected (hello done) / went away. guest_down runs before
+	 * the partition frees the guest's state (SynIC, queues, ports) and
+	 * replaces guest RAM with a fresh zeroed memfd; unmap its mappings here.
+	 */
 	void (*guest_up)(void *ctx);
 	void (*guest_down)(void *ctx);
 	void (*log)(void *ctx, const char *msg);
@@ -63,30 +70,48 @@ int vmb_host_part_create(const struct vmb_host_part_config *cfg,
 void vmb_host_part_destroy(struct vmb_host_part *h);
 
 /*
- * Event loop step: wait up to timeout_ms for the socket, posted messages,
- * port eventfds and timers, and dispatch them. Returns 0, or -errno.
+ * Event loop step: wait up to timeout_ms for the socket, posted messages
+ * and port eventfds, and dispatch them. Returns 0, or -errno.
+ *
+ * Every function of the host side is thread safe; callbacks run from
+ * vmb_host_part_poll() without internal locks held, so they may call back
+ * into the partition. A port removed from another thread than the poll
+ * thread may see one last call already under way.
  */
 int vmb_host_part_poll(struct vmb_host_part *h, int timeout_ms);
 /* An fd that becomes readable when vmb_host_part_poll() has work (epoll). */
 int vmb_host_part_fd(const struct vmb_host_part *h);
 
-/* Deliver a message to the guest's SINT slot on `vp` (queued while busy). */
-int vmb_host_part_send(struct vmb_host_part *h, uint32_t vp, uint32_t sint,
-		       uint32_t msg_type, const void *payload, size_t len);
+/*
+ * Deliver a message to the guest's SINT slot on `vp` (queued while busy or
+ * while the VP has no message page). -ENOTCONN without a guest, -EINVAL for
+ * a bad vp/sint/type/len, -EAGAIN if the VP's backlog is at its hard limit.
+ * vmb_host_part_poll() stops taking guest posts while any VP has more than
+ * VMB_HOST_PART_BACKLOG_SOFT messages queued, so a guest that never frees
+ * its slot is back-pressured instead of growing host memory.
+ */
+int vmb_host_part_send(struct vmb_host_part *h, uint32_t vp, uint32_t sint, uint32_t msg_type,
+		       const void *payload, size_t len);
+#define VMB_HOST_PART_BACKLOG_SOFT 64
+#define VMB_HOST_PART_BACKLOG_MAX  1024
 /* Messages queued for a VP because the guest has not freed the slot. */
 unsigned vmb_host_part_backlog(const struct vmb_host_part *h, uint32_t vp);
 
-/* Set event flag `flag` of `sint` on `vp` and interrupt the VP if it was clear. */
-int vmb_host_part_signal(struct vmb_host_part *h, uint32_t vp, uint32_t sint,
-			 uint32_t flag);
+/*
+ * Set event flag `flag` of `sint` on `vp` and interrupt the VP if it was
+ * clear. -ENOTCONN without a guest, -ENXIO if the VP has no event-flags page.
+ */
+int vmb_host_part_signal(struct vmb_host_part *h, uint32_t vp, uint32_t sint, uint32_t flag);
 
 /*
  * Register a port: guest HvSignalEvent(conn_id) calls fn(arg) from
- * vmb_host_part_poll(). Removing stops the calls (the guest's signals then
- * fail with HV_STATUS_INVALID_CONNECTION_ID on its next lookup).
+ * vmb_host_part_poll(). Removing stops the calls; the port's eventfd stays
+ * for the rest of the guest connection (a guest caches it), so adding the
+ * same conn_id again revives it. Ports belong to one guest connection and
+ * are dropped after guest_down.
  */
-int vmb_host_part_port_add(struct vmb_host_part *h, uint32_t conn_id,
-			   void (*fn)(void *arg), void *arg);
+int vmb_host_part_port_add(struct vmb_host_part *h, uint32_t conn_id, void (*fn)(void *arg),
+			   void *arg);
 void vmb_host_part_port_remove(struct vmb_host_part *h, uint32_t conn_id);
 
 /* Guest RAM in this process: pointer to [gpa, gpa+len) or NULL if outside. */
@@ -112,7 +137,7 @@ bool vmb_host_part_guest_connected(const struct vmb_host_part *h);
 struct vmb_host_part_stats {
 	uint64_t posts, posts_refused; /* refused = queue full */
 	uint64_t messages_sent, event_signals;
-	uint64_t guest_signals;       /* HvSignalEvent received */
+	uint64_t guest_signals; /* HvSignalEvent received */
 };
 void vmb_host_part_get_stats(const struct vmb_host_part *h, struct vmb_host_part_stats *st);
 
@@ -136,8 +161,8 @@ struct vmb_guest_part_ops {
  * VP (SIMP/SIEFP pages allocated from guest RAM, MSR writes to the host).
  * VP threads start with vmb_guest_part_start().
  */
-int vmb_guest_part_connect(const char *socket_path, const struct vmb_guest_part_ops *ops,
-			   void *ctx, struct vmb_guest_part **out);
+int vmb_guest_part_connect(const char *socket_path, const struct vmb_guest_part_ops *ops, void *ctx,
+			   struct vmb_guest_part **out);
 int vmb_guest_part_start(struct vmb_guest_part *g);
 /* Stops the VP threads (not from a VP thread) and disconnects. */
 void vmb_guest_part_destroy(struct vmb_guest_part *g);
@@ -147,7 +172,12 @@ unsigned vmb_guest_part_vp_count(const struct vmb_guest_part *g);
 void *vmb_guest_part_gpa(const struct vmb_guest_part *g, uint64_t gpa, size_t len);
 uint64_t vmb_guest_part_pages(const struct vmb_guest_part *g);
 
-/* Hypercalls; both return an HV_STATUS_* value. */
+/*
+ * Hypercalls; both return an HV_STATUS_* value, or a negative errno when the
+ * host is unreachable (-ENOTCONN once it has gone, -ETIMEDOUT if it does
+ * not answer). post retries HV_STATUS_INSUFFICIENT_BUFFERS with exponential
+ * back-off (10 us .. 10 ms, about a second in all) before returning it.
+ */
 int vmb_guest_part_post(struct vmb_guest_part *g, uint32_t conn_id, uint32_t msg_type,
 			const void *payload, size_t len);
 int vmb_guest_part_signal(struct vmb_guest_part *g, uint32_t conn_id, uint16_t flag);
@@ -156,8 +186,9 @@ int vmb_guest_part_signal(struct vmb_guest_part *g, uint32_t conn_id, uint16_t f
 int vmb_guest_part_wrmsr(struct vmb_guest_part *g, uint32_t vp, uint32_t msr, uint64_t value);
 
 /*
- * Guest physical page allocator over guest RAM (pages below the ones the
- * partition reserved for itself). Pages come back zeroed.
+ * Guest physical page allocator over guest RAM (all pages but the SynIC
+ * pages the partition keeps for itself). Pages come back zeroed; -ENOMEM
+ * if fewer than npages are free.
  */
 int vmb_guest_part_alloc(struct vmb_guest_part *g, size_t npages, uint64_t *pfns);
 void vmb_guest_part_free(struct vmb_guest_part *g, const uint64_t *pfns, size_t npages);
@@ -172,7 +203,8 @@ void vmb_guest_part_unmap(struct vmb_guest_part *g, struct vmb_mapping *m);
 
 /*
  * Take a VP offline/online: an offline VP's thread stops taking
- * interrupts. The caller (the guest runtime) refuses if channels target it.
+ * interrupts (they stay pending and are handled when it comes back). The
+ * caller (the guest runtime) refuses if channels target it.
  */
 int vmb_guest_part_vp_set_online(struct vmb_guest_part *g, uint32_t vp, bool online);
 

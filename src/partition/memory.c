@@ -1,0 +1,79 @@
+/*
+ * Guest RAM is a memfd. A page list is mapped by reserving an inaccessible
+ * range and mapping each run of contiguous PFNs over it with MAP_FIXED; a
+ * ring's data pages are mapped a second time right after the first view.
+ */
+#include <errno.h>
+#include <stdint.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "partition/part_priv.h"
+
+int vmb_mem_create(size_t size)
+{
+	int fd = memfd_create("vmbus-guest-ram", MFD_CLOEXEC);
+
+	if (fd < 0)
+		return -errno;
+	if (ftruncate(fd, (off_t)size) < 0) {
+		int err = -errno;
+		close(fd);
+		return err;
+	}
+	return fd;
+}
+
+/* Map pfns[0..n) at base, one mmap per run of consecutive PFNs. */
+static int map_runs(int fd, uint8_t *base, const uint64_t *pfns, size_t n)
+{
+	size_t i = 0;
+
+	while (i < n) {
+		size_t run = 1;
+		while (i + run < n && pfns[i + run] == pfns[i] + run)
+			run++;
+		void *p = mmap(base + i * HV_PAGE_SIZE, run * HV_PAGE_SIZE, PROT_READ | PROT_WRITE,
+			       MAP_SHARED | MAP_FIXED, fd, (off_t)(pfns[i] << HV_PAGE_SHIFT));
+		if (p == MAP_FAILED)
+			return -errno;
+		i += run;
+	}
+	return 0;
+}
+
+int vmb_mem_map(int fd, uint64_t ram_pages, const uint64_t *pfns, size_t n, bool ring,
+		struct vmb_mapping *m)
+{
+	if (n == 0 || (ring && n < 2) || n > ram_pages * 2)
+		return -EINVAL;
+	for (size_t i = 0; i < n; i++) {
+		if (pfns[i] >= ram_pages)
+			return -EINVAL;
+	}
+	size_t total = ring ? 2 * n - 1 : n;
+	uint8_t *base = mmap(NULL, total * HV_PAGE_SIZE, PROT_NONE,
+			     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (base == MAP_FAILED)
+		return -errno;
+	int err = map_runs(fd, base, pfns, n);
+	if (!err && ring)
+		err = map_runs(fd, base + n * HV_PAGE_SIZE, pfns + 1, n - 1);
+	if (err) {
+		munmap(base, total * HV_PAGE_SIZE);
+		return err;
+	}
+	m->addr = base;
+	m->len = total * HV_PAGE_SIZE;
+	m->npages = n;
+	return 0;
+}
+
+void vmb_mem_unmap(struct vmb_mapping *m)
+{
+	if (m->addr)
+		munmap(m->addr, m->len);
+	m->addr = NULL;
+	m->len = 0;
+	m->npages = 0;
+}

@@ -1,0 +1,46 @@
+/* Pieces shared by the host and guest sides of the partition (private). */
+#ifndef VMB_PARTITION_PRIV_H
+#define VMB_PARTITION_PRIV_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "vmbus/partition.h"
+
+/* The SINT VMBus uses for its messages and channel events (PROTOCOL.md 1.1). */
+#define VMB_VMBUS_SINT 2
+
+/* Event-flag bitmaps are touched as 64-bit words by both sides. */
+_Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "flag bitmap byte order");
+
+typedef void (*vmb_log_fn)(void *ctx, const char *msg);
+
+/* One log line through fn, or stderr when fn is NULL. */
+void vmb_part_log(vmb_log_fn fn, void *ctx, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* A fresh zero-filled memfd of size bytes. Returns the fd or -errno. */
+int vmb_mem_create(size_t size);
+
+/* Map pfns (see vmb_host_part_map) of the memfd fd holding ram_pages pages. */
+int vmb_mem_map(int fd, uint64_t ram_pages, const uint64_t *pfns, size_t n, bool ring,
+		struct vmb_mapping *m);
+void vmb_mem_unmap(struct vmb_mapping *m);
+
+/* Guest page allocator: a bitmap over RAM, pages [0, reserved) never given. */
+struct vmb_palloc {
+	uint64_t *bits;
+	uint64_t pages;
+	uint64_t reserved;
+	uint64_t next; /* where the next search starts */
+	uint64_t free;
+};
+
+int vmb_palloc_init(struct vmb_palloc *a, uint64_t pages, uint64_t reserved);
+void vmb_palloc_fini(struct vmb_palloc *a);
+int vmb_palloc_get(struct vmb_palloc *a, size_t n, uint64_t *pfns);
+/* Returns the number of pfns that were not allocated (and were skipped). */
+size_t vmb_palloc_put(struct vmb_palloc *a, const uint64_t *pfns, size_t n);
+
+#endif
