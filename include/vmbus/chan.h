@@ -41,7 +41,7 @@ struct vmb_chan_config {
 	uint32_t in_size;
 	uint32_t ring_flags;   /* VMB_RING_DOUBLE_MAPPED when data areas are */
 	bool copy_out;         /* snapshot every packet before validating it */
-	uint32_t max_packet;   /* largest packet accepted (copy-out buffer) */
+	uint32_t max_packet;   /* largest packet accepted; 0 = what the in ring holds */
 	unsigned max_requests; /* transaction slots; 0 = 256 */
 	uint32_t relid;        /* for log lines */
 	const struct vmb_chan_ops *ops;
@@ -116,8 +116,15 @@ void *vmb_chan_gpa(struct vmb_channel *ch, uint64_t gpa, size_t len);
 #define VMB_SEND_COMPLETION 0x1u /* set COMPLETION_REQUESTED */
 #define VMB_SEND_NOWAIT 0x2u     /* -EAGAIN instead of waiting for space */
 
+/* Limits of one send: caller iovecs and GPA ranges. */
+#define VMB_CHAN_MAX_IOV 32
+#define VMB_CHAN_MAX_RANGES 64
+
 struct vmb_send {
-	uint16_t type; /* 0 = inband; VM_PKT_DATA_USING_GPA_DIRECT; VM_PKT_COMP */
+	/* 0 = inband; VM_PKT_DATA_USING_GPA_DIRECT; VM_PKT_DATA_USING_XFER_PAGES;
+	 * VM_PKT_COMP. GPA-direct and transfer-page packets always request a
+	 * completion (as Linux and Hyper-V send them). */
+	uint16_t type;
 	const struct iovec *iov;
 	unsigned iovcnt;
 	const struct vmb_gpa_range *ranges; /* GPA direct only */
@@ -126,6 +133,10 @@ struct vmb_send {
 	uint32_t flags;
 	vmb_completion_fn done; /* non-NULL: request with an allocated id */
 	void *arg;
+	/* Transfer pages only: ranges of the transfer page set. */
+	uint16_t xfer_pageset_id;
+	const struct vmbus_xfer_page_range *xfer;
+	unsigned nxfer;
 };
 
 /* The general form; *trans_id (may be NULL) receives the id used. */
@@ -148,8 +159,9 @@ int vmb_chan_request(struct vmb_channel *ch, const void *buf, size_t len,
 		     vmb_completion_fn done, void *arg);
 /*
  * Blocking request: wait up to timeout_ms for the completion and copy its
- * payload to resp (*resp_len = bytes copied). Must not be called from this
- * channel's own handler.
+ * payload to resp (*resp_len = bytes copied, at most resp_cap); timeout_ms
+ * < 0 waits without limit. Must not be called from this channel's own
+ * handler or completion callbacks.
  */
 int vmb_chan_request_sync(struct vmb_channel *ch, const void *buf, size_t len,
 			  void *resp, size_t resp_cap, size_t *resp_len, int timeout_ms);
