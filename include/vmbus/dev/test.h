@@ -88,6 +88,11 @@ struct vmb_test_counts {
 };
 void vmb_test_guest_counts(struct vmb_test_guest *tg, struct vmb_test_counts *c);
 
+/* Share a buffer of `bytes` with the host as a GPADL on device i, then free it. */
+int vmb_test_guest_gpadl(struct vmb_test_guest *tg, unsigned i, size_t bytes);
+/* Move device i's primary channel interrupts to `vp`. */
+int vmb_test_guest_set_vp(struct vmb_test_guest *tg, unsigned i, uint32_t vp);
+
 /* One ECHO round trip of len bytes (request + completion), reply checked. */
 int vmb_test_echo(struct vmb_channel *ch, const void *buf, size_t len);
 

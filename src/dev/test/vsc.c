@@ -24,6 +24,15 @@ struct test_dev {
 	volatile bool stop;
 };
 
+struct with_call {
+	int (*fn)(struct vmb_channel *ch, void *arg);
+	void *arg;
+};
+
+static int with_dev(struct vmb_test_guest *tg, unsigned i, int (*fn)(struct test_dev *, void *),
+		    void *arg);
+static int do_channel(struct test_dev *td, void *arg);
+
 struct vmb_test_guest {
 	struct vmb_driver drv;
 	struct vmb_guest *g;
@@ -282,20 +291,9 @@ unsigned vmb_test_guest_bound(struct vmb_test_guest *tg)
 int vmb_test_guest_with(struct vmb_test_guest *tg, unsigned i,
 			int (*fn)(struct vmb_channel *ch, void *arg), void *arg)
 {
-	struct test_dev *td = NULL;
-	int rc;
+	struct with_call w = {fn, arg};
 
-	pthread_mutex_lock(&tg->lock);
-	if (i < tg->ndevs) {
-		td = tg->devs[i];
-		pthread_rwlock_rdlock(&td->use);
-	}
-	pthread_mutex_unlock(&tg->lock);
-	if (!td)
-		return -ENODEV;
-	rc = fn(td->ch, arg);
-	pthread_rwlock_unlock(&td->use);
-	return rc;
+	return with_dev(tg, i, do_channel, &w);
 }
 
 void vmb_test_guest_traffic(struct vmb_test_guest *tg, bool on)
@@ -330,4 +328,59 @@ void vmb_test_guest_counts(struct vmb_test_guest *tg, struct vmb_test_counts *c)
 	pthread_mutex_lock(&tg->lock);
 	*c = tg->counts;
 	pthread_mutex_unlock(&tg->lock);
+}
+
+/* Runs fn(td) with device i held (not removable meanwhile). */
+static int with_dev(struct vmb_test_guest *tg, unsigned i, int (*fn)(struct test_dev *, void *),
+		    void *arg)
+{
+	struct test_dev *td = NULL;
+	int rc;
+
+	pthread_mutex_lock(&tg->lock);
+	if (i < tg->ndevs) {
+		td = tg->devs[i];
+		pthread_rwlock_rdlock(&td->use);
+	}
+	pthread_mutex_unlock(&tg->lock);
+	if (!td)
+		return -ENODEV;
+	rc = fn(td, arg);
+	pthread_rwlock_unlock(&td->use);
+	return rc;
+}
+
+static int do_gpadl(struct test_dev *td, void *arg)
+{
+	size_t bytes = *(size_t *)arg;
+	uint32_t handle;
+	void *addr;
+	int rc;
+
+	rc = vmb_device_gpadl_alloc(td->dev, bytes, &addr, &handle);
+	if (rc == 0)
+		rc = vmb_device_gpadl_free(td->dev, handle);
+	return rc;
+}
+
+int vmb_test_guest_gpadl(struct vmb_test_guest *tg, unsigned i, size_t bytes)
+{
+	return with_dev(tg, i, do_gpadl, &bytes);
+}
+
+static int do_set_vp(struct test_dev *td, void *arg)
+{
+	return vmb_channel_set_vp(td->dev, td->ch, *(uint32_t *)arg);
+}
+
+int vmb_test_guest_set_vp(struct vmb_test_guest *tg, unsigned i, uint32_t vp)
+{
+	return with_dev(tg, i, do_set_vp, &vp);
+}
+
+static int do_channel(struct test_dev *td, void *arg)
+{
+	struct with_call *w = arg;
+
+	return w->fn(td->ch, w->arg);
 }
