@@ -1,0 +1,85 @@
+/* Guest side of the simulated partition: state shared by its files (private). */
+#ifndef VMB_PARTITION_GUEST_PRIV_H
+#define VMB_PARTITION_GUEST_PRIV_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "vmbus/partition.h"
+#include "partition/part_priv.h"
+#include "partition/wire.h"
+
+struct vmb_guest_work {
+	struct vmb_guest_work *next;
+	void (*fn)(void *arg);
+	void *arg;
+};
+
+struct vmb_guest_vp {
+	struct vmb_guest_part *g;
+	uint32_t index;
+	int kick_fd; /* from the host */
+	int wake_fd; /* run_on, online changes, stop */
+	int epfd;
+	bool inited;
+	bool thread_started;
+	pthread_t thread;
+	struct hv_message_page *simp;
+	uint64_t *siefp;
+
+	pthread_mutex_t lock; /* guards the fields below */
+	struct vmb_guest_work *work;
+	struct vmb_guest_work **work_tail;
+	bool online;
+	bool stopping;
+};
+
+struct vmb_guest_port {
+	uint32_t conn_id;
+	int efd;
+};
+
+struct vmb_guest_part {
+	struct vmb_guest_part_ops ops;
+	void *ctx;
+	int sock;
+	int memfd;
+	uint8_t *ram;
+	uint64_t ram_size;
+	int host_gone; /* atomic */
+
+	pthread_mutex_t rpc_lock; /* one request in flight */
+	uint32_t seq;
+
+	pthread_mutex_t port_lock;
+	struct vmb_guest_port *ports;
+	size_t nports, ports_cap;
+
+	pthread_mutex_t mem_lock;
+	struct vmb_palloc alloc;
+
+	unsigned vp_count;
+	struct vmb_guest_vp vps[];
+};
+
+#define vmb_glog(g, ...) vmb_part_log((g)->ops.log, (g)->ctx, __VA_ARGS__)
+
+/*
+ * One request/reply round trip: m is the request (type and body set), len
+ * its length; on return m holds the reply. Returns the reply's HV status
+ * or -errno (-ENOTCONN once the host is gone). A reply may carry at most
+ * max_fds descriptors, stored in fds (*nfds of them).
+ */
+int vmb_guest_rpc(struct vmb_guest_part *g, struct vmb_wire_msg *m, size_t len, int *fds,
+		  unsigned max_fds, unsigned *nfds);
+/* Mark the host gone; returns true for the first caller only. */
+bool vmb_guest_host_gone(struct vmb_guest_part *g);
+
+/* guest_vp.c */
+int vmb_guest_vp_init(struct vmb_guest_part *g, struct vmb_guest_vp *vp, uint32_t index);
+void vmb_guest_vp_fini(struct vmb_guest_vp *vp);
+int vmb_guest_vp_start(struct vmb_guest_vp *vp);
+void vmb_guest_vp_stop(struct vmb_guest_vp *vp);
+
+#endif
