@@ -228,7 +228,11 @@ int vmb_server_recv(struct vmb_server *s, uint32_t conn_id, const void *msg, siz
 	/* One snapshot: the sender's buffer is never read again. */
 	memset(&buf, 0, sizeof(buf));
 	memcpy(buf.b, msg, len);
-	rc = vmb_msg_check(buf.b, len, VMB_G2H, s->version, s->features, why, sizeof(why));
+	/* INITIATE_CONTACT starts over: judge it as if nothing were negotiated. */
+	if (type == CHANNELMSG_INITIATE_CONTACT)
+		rc = vmb_msg_check(buf.b, len, VMB_G2H, 0, 0, why, sizeof(why));
+	else
+		rc = vmb_msg_check(buf.b, len, VMB_G2H, s->version, s->features, why, sizeof(why));
 	if (rc < 0)
 		return vmb_srv_reject(s, type, -EBADMSG, "%s", why);
 	if (type == CHANNELMSG_INITIATE_CONTACT)
