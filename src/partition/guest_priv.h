@@ -74,7 +74,7 @@ struct vmb_guest_part {
 int vmb_guest_rpc(struct vmb_guest_part *g, struct vmb_wire_msg *m, size_t len, int *fds,
 		  unsigned max_fds, unsigned *nfds);
 /* Mark the host gone; returns true for the first caller only. */
-bool vmb_guest_host_gone(struct vmb_guest_part *g);
+bool vmb_gpart_host_gone(struct vmb_guest_part *g);
 
 /* guest_vp.c */
 int vmb_guest_vp_init(struct vmb_guest_part *g, struct vmb_guest_vp *vp, uint32_t index);

@@ -14,7 +14,7 @@
 /* A host that does not answer within this is treated as hung. */
 #define RPC_TIMEOUT_MS 10000
 
-bool vmb_guest_host_gone(struct vmb_guest_part *g)
+bool vmb_gpart_host_gone(struct vmb_guest_part *g)
 {
 	return __atomic_exchange_n(&g->host_gone, 1, __ATOMIC_ACQ_REL) == 0;
 }
@@ -74,7 +74,7 @@ int vmb_guest_rpc(struct vmb_guest_part *g, struct vmb_wire_msg *m, size_t len, 
 		n = wait_reply(g, m, type, seq, fds, max_fds, &got);
 	pthread_mutex_unlock(&g->rpc_lock);
 	if (n == -ENOTCONN || n == -EPIPE || n == -ECONNRESET) {
-		vmb_guest_host_gone(g);
+		vmb_gpart_host_gone(g);
 		return -ENOTCONN;
 	}
 	if (n < 0)

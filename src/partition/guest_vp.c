@@ -142,7 +142,7 @@ static void host_hung_up(struct vmb_guest_vp *vp)
 
 	/* Level-triggered: stop watching or the hang-up would spin this thread. */
 	epoll_ctl(vp->epfd, EPOLL_CTL_DEL, g->sock, NULL);
-	vmb_guest_host_gone(g);
+	vmb_gpart_host_gone(g);
 	vmb_glog(g, "host hung up");
 	if (g->ops.host_down)
 		g->ops.host_down(g->ctx);
