@@ -361,3 +361,14 @@ void *vmb_device_priv(const struct vmb_device *dev)
 {
 	return dev->priv;
 }
+
+/* The driver probing or bound to dev (NULL when unbound). */
+const struct vmb_driver *vmb_device_driver(const struct vmb_device *dev)
+{
+	const struct vmb_driver *drv;
+
+	pthread_mutex_lock(&dev->g->lock);
+	drv = dev->drv;
+	pthread_mutex_unlock(&dev->g->lock);
+	return drv;
+}

@@ -171,7 +171,9 @@ uint32_t vmb_host_chan_open(struct vmb_host *h, struct vmb_server_channel *sch,
 	rc = hc_map(hc, &gv, p->downstream_pages);
 	if (rc == 0)
 		rc = hc_create_chan(hc);
-	if (rc == 0)
+	/* 0.13 guests signal through the shared legacy port instead. */
+	hc->own_port = vmb_server_version(h->srv) >= VERSION_WIN7;
+	if (rc == 0 && hc->own_port)
 		rc = vmb_host_part_port_add(h->part, hc->conn_id, hc_port, hc);
 	if (rc < 0) {
 		vmb_host_log(h, "%s relid %u: cannot open (%s)", v->d.name, hc->relid,
@@ -181,7 +183,8 @@ uint32_t vmb_host_chan_open(struct vmb_host *h, struct vmb_server_channel *sch,
 	}
 	vmb_srv_chan_set_priv(sch, hc);
 	if (v->d.ops->open(v->d.dev, v, hc->sub, hc->ch, p) != 0) {
-		vmb_host_part_port_remove(h->part, hc->conn_id);
+		if (hc->own_port)
+			vmb_host_part_port_remove(h->part, hc->conn_id);
 		vmb_srv_chan_set_priv(sch, NULL);
 		hc_free(hc);
 		return VMBUS_STATUS_FAILURE;
@@ -245,7 +248,8 @@ void vmb_host_chan_close(struct vmb_host *h, struct vmb_server_channel *sch)
 
 	if (!hc)
 		return;
-	vmb_host_part_port_remove(h->part, hc->conn_id);
+	if (hc->own_port)
+		vmb_host_part_port_remove(h->part, hc->conn_id);
 	if (hc->v->d.ops->close)
 		hc->v->d.ops->close(hc->v->d.dev, hc->v, hc->sub, hc->ch);
 	vmb_srv_chan_set_priv(sch, NULL);

@@ -28,6 +28,7 @@ struct host_chan {
 	uint32_t relid;
 	uint32_t conn_id;
 	uint32_t event_flag;
+	bool own_port; /* a port of its own (not the 0.13 shared one) */
 	uint32_t vp; /* _Atomic by use: written on retarget, read by senders */
 	struct vmb_mapping in_map;  /* G->H ring: we read it */
 	struct vmb_mapping out_map; /* H->G ring: we write it */
