@@ -28,7 +28,8 @@ struct vmb_channel;
 struct vmb_chan_ops {
 	/* Interrupt the peer for this channel. */
 	void (*signal)(void *ctx);
-	/* Local address of guest-physical [gpa, gpa+len), NULL if outside RAM. */
+	/* Local address of guest-physical [gpa, gpa+len), NULL if outside RAM.
+	 * May be NULL (no guest memory: vmb_chan_gpa() always fails). */
 	void *(*gpa)(void *ctx, uint64_t gpa, size_t len);
 	/* One log line (no newline), may be NULL. */
 	void (*log)(void *ctx, const char *msg);
@@ -39,11 +40,14 @@ struct vmb_chan_config {
 	uint32_t out_size;
 	void *in_hdr, *in_data; /* ring this end reads */
 	uint32_t in_size;
-	uint32_t ring_flags;   /* VMB_RING_DOUBLE_MAPPED when data areas are */
-	bool copy_out;         /* snapshot every packet before validating it */
+	uint32_t ring_flags; /* VMB_RING_DOUBLE_MAPPED when data areas are */
+	/* Snapshot every packet before validating it. Without it, handlers get
+	 * packets in place in shared memory (only with double-mapped rings;
+	 * otherwise packets are copied anyway). */
+	bool copy_out;
 	uint32_t max_packet;   /* largest packet accepted; 0 = what the in ring holds */
 	unsigned max_requests; /* transaction slots; 0 = 256 */
-	uint32_t relid;        /* for log lines */
+	uint32_t relid;	       /* for log lines */
 	const struct vmb_chan_ops *ops;
 	void *ops_ctx;
 };
@@ -69,12 +73,18 @@ struct vmb_packet {
 	uint32_t len;
 };
 
-typedef void (*vmb_packet_fn)(void *arg, struct vmb_channel *ch,
-			      const struct vmb_packet *pkt);
+typedef void (*vmb_packet_fn)(void *arg, struct vmb_channel *ch, const struct vmb_packet *pkt);
 /* comp is NULL when status < 0 (channel closed: -ECANCELED, broken: -EPROTO). */
-typedef void (*vmb_completion_fn)(void *arg, struct vmb_channel *ch,
-				  const struct vmb_packet *comp, int status);
+typedef void (*vmb_completion_fn)(void *arg, struct vmb_channel *ch, const struct vmb_packet *comp,
+				  int status);
 
+/*
+ * Handlers and completion callbacks may send on the channel, but must not
+ * call vmb_chan_set_handler(), vmb_chan_recv(), vmb_chan_request_sync() or
+ * vmb_chan_ring_state() on it. Completions are only delivered to the
+ * callback of the request that allocated their id; others are logged and
+ * dropped.
+ */
 void vmb_chan_set_handler(struct vmb_channel *ch, vmb_packet_fn fn, void *arg);
 
 /*
@@ -85,13 +95,18 @@ void vmb_chan_set_handler(struct vmb_channel *ch, vmb_packet_fn fn, void *arg);
  */
 void vmb_chan_interrupt(struct vmb_channel *ch);
 
-/* Poll mode: the next non-completion packet; data valid until the next call. */
+/*
+ * Poll mode: the next non-completion packet (always a private copy); data
+ * valid until the next call. -EAGAIN when there is none. With no handler
+ * set, packets drained by vmb_chan_interrupt() or by a waiting
+ * vmb_chan_request_sync() are kept (up to one ring's worth) for this call.
+ */
 int vmb_chan_recv(struct vmb_channel *ch, struct vmb_packet *pkt);
 
 /* ---- GPA ranges (GPA-direct packets) -------------------------------- */
 
 struct vmb_gpa_range {
-	uint32_t len;    /* byte_count */
+	uint32_t len;	 /* byte_count */
 	uint32_t offset; /* byte_offset into the first page, < 4096 */
 	uint32_t pfn_count;
 	const uint64_t *pfns;
@@ -114,10 +129,10 @@ void *vmb_chan_gpa(struct vmb_channel *ch, uint64_t gpa, size_t len);
 /* ---- sending --------------------------------------------------------- */
 
 #define VMB_SEND_COMPLETION 0x1u /* set COMPLETION_REQUESTED */
-#define VMB_SEND_NOWAIT 0x2u     /* -EAGAIN instead of waiting for space */
+#define VMB_SEND_NOWAIT	    0x2u /* -EAGAIN instead of waiting for space */
 
 /* Limits of one send: caller iovecs and GPA ranges. */
-#define VMB_CHAN_MAX_IOV 32
+#define VMB_CHAN_MAX_IOV    32
 #define VMB_CHAN_MAX_RANGES 64
 
 struct vmb_send {
@@ -142,29 +157,26 @@ struct vmb_send {
 /* The general form; *trans_id (may be NULL) receives the id used. */
 int vmb_chan_submit(struct vmb_channel *ch, const struct vmb_send *s, uint64_t *trans_id);
 
-int vmb_chan_send(struct vmb_channel *ch, const void *buf, size_t len,
-		  uint64_t trans_id, uint32_t flags);
+int vmb_chan_send(struct vmb_channel *ch, const void *buf, size_t len, uint64_t trans_id,
+		  uint32_t flags);
 /* Page-buffer send: n <= 32 single-page ranges. */
-int vmb_chan_send_pagebuf(struct vmb_channel *ch, const struct vmbus_page_buffer *pb,
-			  unsigned n, const void *buf, size_t len, uint64_t trans_id,
-			  uint32_t flags);
+int vmb_chan_send_pagebuf(struct vmb_channel *ch, const struct vmbus_page_buffer *pb, unsigned n,
+			  const void *buf, size_t len, uint64_t trans_id, uint32_t flags);
 /* Multipage-buffer send: one or more multi-page ranges. */
-int vmb_chan_send_mpb(struct vmb_channel *ch, const struct vmb_gpa_range *r,
-		      unsigned nranges, const void *buf, size_t len, uint64_t trans_id,
-		      uint32_t flags);
-int vmb_chan_complete(struct vmb_channel *ch, uint64_t trans_id, const void *buf,
-		      size_t len);
+int vmb_chan_send_mpb(struct vmb_channel *ch, const struct vmb_gpa_range *r, unsigned nranges,
+		      const void *buf, size_t len, uint64_t trans_id, uint32_t flags);
+int vmb_chan_complete(struct vmb_channel *ch, uint64_t trans_id, const void *buf, size_t len);
 /* Send inband with an allocated transaction id; done runs on completion. */
-int vmb_chan_request(struct vmb_channel *ch, const void *buf, size_t len,
-		     vmb_completion_fn done, void *arg);
+int vmb_chan_request(struct vmb_channel *ch, const void *buf, size_t len, vmb_completion_fn done,
+		     void *arg);
 /*
  * Blocking request: wait up to timeout_ms for the completion and copy its
  * payload to resp (*resp_len = bytes copied, at most resp_cap); timeout_ms
  * < 0 waits without limit. Must not be called from this channel's own
  * handler or completion callbacks.
  */
-int vmb_chan_request_sync(struct vmb_channel *ch, const void *buf, size_t len,
-			  void *resp, size_t resp_cap, size_t *resp_len, int timeout_ms);
+int vmb_chan_request_sync(struct vmb_channel *ch, const void *buf, size_t len, void *resp,
+			  size_t resp_cap, size_t *resp_len, int timeout_ms);
 
 /* Batching: sends between begin and end are published with one signal. */
 void vmb_chan_batch_begin(struct vmb_channel *ch);
@@ -174,7 +186,7 @@ struct vmb_chan_stats {
 	uint64_t tx_packets, rx_packets;
 	uint64_t signals_sent, interrupts;
 	uint64_t needless_interrupts; /* interrupt found nothing new to do */
-	uint64_t tx_full;             /* sends that waited for space */
+	uint64_t tx_full;	      /* sends that waited for space */
 	unsigned requests_in_flight;
 };
 void vmb_chan_get_stats(const struct vmb_channel *ch, struct vmb_chan_stats *st);

@@ -62,7 +62,7 @@ static int init_cond(pthread_cond_t *cv)
 
 static int check_config(const struct vmb_chan_config *cfg)
 {
-	if (!cfg || !cfg->ops || !cfg->ops->signal || !cfg->ops->gpa)
+	if (!cfg || !cfg->ops || !cfg->ops->signal)
 		return -EINVAL;
 	if (cfg->max_requests > 0x10000)
 		return -EINVAL;
@@ -179,7 +179,7 @@ void vmb_chan_fail(struct vmb_channel *ch, const char *why)
 
 void *vmb_chan_gpa(struct vmb_channel *ch, uint64_t gpa, size_t len)
 {
-	return ch->ops->gpa(ch->ops_ctx, gpa, len);
+	return ch->ops->gpa ? ch->ops->gpa(ch->ops_ctx, gpa, len) : NULL;
 }
 
 void vmb_chan_get_stats(const struct vmb_channel *ch, struct vmb_chan_stats *st)
