@@ -330,6 +330,8 @@ static void test_gpadl_corrupt(void **state)
 	len = gpadl_hdr(buf, 2);
 	put32(buf, 24, 4096); /* byte_offset */
 	assert_int_equal(check_gpadl(buf, len), -EBADMSG);
+	put32(buf, 20, 4096); /* ... even when the PFN count would match */
+	assert_int_equal(check_gpadl(buf, len), -EBADMSG);
 
 	len = gpadl_hdr(buf, 2);
 	put32(buf, 20, 0); /* byte_count */
