@@ -58,6 +58,12 @@ void vmb_chan_destroy(struct vmb_channel *ch);
 
 uint32_t vmb_chan_relid(const struct vmb_channel *ch);
 int vmb_chan_error(const struct vmb_channel *ch);
+/*
+ * The peer is gone (rescinded or closing): outstanding requests complete
+ * with -ECANCELED now and every later send fails with -ECANCELED, without
+ * the error log of vmb_chan_fail().
+ */
+void vmb_chan_shutdown(struct vmb_channel *ch);
 /* Put the channel into the broken state (e.g. a device protocol violation). */
 void vmb_chan_fail(struct vmb_channel *ch, const char *why);
 

@@ -123,6 +123,9 @@ void vmb_guest_on_rescind(struct vmb_guest *g, struct vmb_client_channel *cc)
 		return;
 	}
 	gc->rescinded = true;
+	/* The host has closed its end: nothing in flight will ever complete. */
+	if (gc->ch)
+		vmb_chan_shutdown(gc->ch);
 	dev = gc->dev;
 	vmb_guest_sysfs_kick(g);
 	/* An already queued remove releases every rescinded relid of the device. */
