@@ -231,6 +231,8 @@ static int open_gchan(struct vmb_guest *g, struct vmb_gchan *gc, const struct vm
 	rc = open_locked(g, gc, o, 1 + send / HV_PAGE_SIZE);
 	if (!rc) {
 		gc->ch = ch;
+		/* Published under the lock so a rescind right after finds it. */
+		atomic_store(&g->relid_tab[gc->relid], ch);
 		vmb_guest_sysfs_kick(g);
 	}
 	pthread_mutex_unlock(&g->lock);
@@ -239,7 +241,6 @@ static int open_gchan(struct vmb_guest *g, struct vmb_gchan *gc, const struct vm
 		open_fail(g, gc, ch, rc == -ETIMEDOUT ? rc : 0, true);
 		return rc;
 	}
-	atomic_store(&g->relid_tab[gc->relid], ch);
 	/* The host may have written and signalled before we published. */
 	vmb_chan_interrupt(ch);
 	*out = ch;

@@ -169,10 +169,39 @@ static void part_event(void *ctx, uint32_t vp, uint32_t flag)
 	dispatch_relid(g, flag);
 }
 
+/*
+ * A rescinded channel's waiters (a probe blocked in a request, say) must
+ * fail now, not at their timeout. Done after dropping g->lock because it
+ * runs completion callbacks; the relid table plus the close path's grace
+ * period keep the channel alive meanwhile.
+ */
+static void shutdown_rescinded(struct vmb_guest *g)
+{
+	uint64_t pend[VMB_RELID_TABLE / 64];
+	struct vmb_channel *ch;
+
+	pthread_mutex_lock(&g->lock);
+	memcpy(pend, g->shutdown_pending, sizeof(pend));
+	memset(g->shutdown_pending, 0, sizeof(pend));
+	g->any_shutdown = false;
+	pthread_mutex_unlock(&g->lock);
+	for (uint32_t i = 0; i < VMB_RELID_TABLE / 64; i++) {
+		while (pend[i]) {
+			unsigned bit = (unsigned)__builtin_ctzll(pend[i]);
+
+			pend[i] &= pend[i] - 1;
+			ch = atomic_load(&g->relid_tab[i * 64 + bit]);
+			if (ch)
+				vmb_chan_shutdown(ch);
+		}
+	}
+}
+
 static void part_message(void *ctx, uint32_t vp, uint32_t sint, uint32_t type, const void *payload,
 			 size_t len)
 {
 	struct vmb_guest *g = ctx;
+	bool shut;
 
 	vmb_guest_cur_vp = (int)vp;
 	if (type != HVMSG_VMBUS) {
@@ -186,7 +215,10 @@ static void part_message(void *ctx, uint32_t vp, uint32_t sint, uint32_t type, c
 	pthread_mutex_lock(&g->lock);
 	if (g->cli)
 		vmb_client_recv(g->cli, payload, len);
+	shut = g->any_shutdown;
 	pthread_mutex_unlock(&g->lock);
+	if (shut)
+		shutdown_rescinded(g);
 }
 
 static void part_host_down(void *ctx)
@@ -298,7 +330,7 @@ static void cli_unloaded(void *ctx)
 
 static void cli_log(void *ctx, const char *msg)
 {
-	vmb_guest_log(ctx, "client: %s", msg);
+	vmb_guest_log(ctx, "%s", msg);
 }
 
 const struct vmb_client_ops vmb_guest_client_ops = {

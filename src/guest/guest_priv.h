@@ -136,6 +136,10 @@ struct vmb_guest {
 	bool *vp_online; /* (L) */
 	uint32_t rr;	 /* (L) round-robin cursor for high-speed channels */
 
+	/* rescinded relids whose channel the VP thread shuts down after the message */
+	uint64_t shutdown_pending[VMB_RELID_TABLE / 64]; /* (L) */
+	bool any_shutdown;				 /* (L) */
+
 	/* relid -> open channel, read by VP threads without the lock */
 	_Atomic(struct vmb_channel *) relid_tab[VMB_RELID_TABLE];
 

@@ -103,8 +103,8 @@ int vmb_host_remove_device(struct vmb_host *h, struct vmb_vsp *v)
 	v->removing = true;
 	/* Sub-channels first, like a guest closes them. */
 	for (int i = VMB_MAX_SUBCHANNELS; i >= 0; i--)
-		if (v->chans[i])
-			vmb_server_rescind(h->srv, v->chans[i]);
+		if (v->chans[i] && vmb_server_rescind(h->srv, v->chans[i]) < 0)
+			vmb_host_log(h, "%s: cannot rescind channel %d", v->d.name, i);
 	/* Channels the guest never saw are released at once. */
 	if (!vsp_has_channels(v))
 		vsp_unlink_free(h, v);

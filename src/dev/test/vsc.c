@@ -90,8 +90,12 @@ static void *traffic_main(void *arg)
 		size_t len = 1 + (n * 37) % sizeof(buf);
 
 		memset(buf, (int)(n & 0xff), len);
-		if (vmb_test_echo(td->ch, buf, len) == 0)
+		int rc = vmb_test_echo(td->ch, buf, len);
+
+		if (rc == 0)
 			count(td->tg, &td->tg->counts.echoes);
+		else if (rc == -ECANCELED)
+			break; /* rescinded: the device is going away */
 		else if (!td->stop)
 			count(td->tg, &td->tg->counts.errors);
 		n++;
