@@ -123,10 +123,16 @@ void vmb_guest_on_rescind(struct vmb_guest *g, struct vmb_client_channel *cc)
 		return;
 	}
 	gc->rescinded = true;
-	/* The host has closed its end: nothing in flight will ever complete. */
-	if (gc->ch)
-		vmb_chan_shutdown(gc->ch);
 	dev = gc->dev;
+	/*
+	 * Nothing in flight will ever complete, but vmb_chan_shutdown() runs
+	 * completion callbacks, so not under g->lock: part_message() does it
+	 * once the lock is dropped.
+	 */
+	if (gc->relid < VMB_RELID_TABLE) {
+		g->shutdown_pending[gc->relid / 64] |= 1ull << (gc->relid % 64);
+		g->any_shutdown = true;
+	}
 	vmb_guest_sysfs_kick(g);
 	/* An already queued remove releases every rescinded relid of the device. */
 	if (dev->removing)
