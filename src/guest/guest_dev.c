@@ -283,6 +283,17 @@ static void do_release(struct vmb_guest *g, uint32_t relid)
 	pthread_mutex_unlock(&g->lock);
 }
 
+static void do_subchan(struct vmb_guest *g, struct vmb_device *dev, struct vmb_gchan *gc)
+{
+	bool gone;
+
+	pthread_mutex_lock(&g->lock);
+	gone = gc->rescinded;
+	pthread_mutex_unlock(&g->lock);
+	if (!gone)
+		dev->drv->subchannel(dev, gc->index);
+}
+
 static void run_work(struct vmb_guest *g, struct vmb_work *w)
 {
 	switch (w->type) {
@@ -293,8 +304,7 @@ static void run_work(struct vmb_guest *g, struct vmb_work *w)
 		do_remove(g, w->dev);
 		break;
 	case VMB_WORK_SUBCHAN:
-		if (!w->gc->rescinded)
-			w->dev->drv->subchannel(w->dev, w->gc->index);
+		do_subchan(g, w->dev, w->gc);
 		break;
 	case VMB_WORK_SUB_RESCIND:
 		do_sub_rescind(g, w->gc);
@@ -343,9 +353,10 @@ void vmb_guest_remove_all(struct vmb_guest *g)
 	for (struct vmb_device *d = g->devs; d; d = d->next)
 		if (!d->removing && !vmb_guest_queue(g, VMB_WORK_REMOVE, d, NULL, d->offer.relid))
 			d->removing = true;
+	/* Every step of a removal is bounded, so waiting them out ends. */
 	do {
 		rc = vmb_guest_wait_until(g, no_devices, g);
-	} while (rc == -ETIMEDOUT && g->devs && vmb_guest_host_gone(g) == false);
+	} while (rc == -ETIMEDOUT);
 	pthread_mutex_unlock(&g->lock);
 }
 
