@@ -537,6 +537,36 @@ static void test_version_response_checks(void **state)
 	}
 }
 
+/* From 2.4 connection_state is meaningful even when the version is accepted. */
+static void test_version_connection_failed(void **state)
+{
+	struct vmbus_channel_version_response r;
+	struct vmb_client_config cfg = base_cfg;
+	struct vmb_client *c;
+
+	(void)state;
+	cfg.max_version = VERSION_WIN8;
+	c = new_client(&cfg);
+	assert_int_equal(vmb_client_connect(c), 0);
+	vmb_msg_init(&r, sizeof(r), CHANNELMSG_VERSION_RESPONSE);
+	r.version_supported = 1;
+	r.connection_state = VMBUS_CONNECTION_FAILED_LOW_RESOURCES;
+	assert_int_equal(recv_msg(c, &r, 16), 0);
+	assert_int_equal(vmb_client_state(c), VMB_CLI_FAILED);
+	assert_int_equal(F.nconnected, 1);
+	assert_int_equal(F.connected[0], 0);
+	assert_int_equal(F.npost, 1);
+	vmb_client_destroy(c);
+
+	/* Below 2.4 the field is garbage and ignored. */
+	cfg.max_version = VERSION_WIN7;
+	c = new_client(&cfg);
+	assert_int_equal(vmb_client_connect(c), 0);
+	assert_int_equal(recv_msg(c, &r, 16), 0);
+	assert_int_equal(vmb_client_state(c), VMB_CLI_REQUESTED);
+	vmb_client_destroy(c);
+}
+
 static void test_contact_client_id(void **state)
 {
 	struct vmb_client_config cfg = base_cfg;
