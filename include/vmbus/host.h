@@ -11,6 +11,7 @@
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "vmbus/chan.h"
 #include "vmbus/partition.h"
@@ -77,6 +78,20 @@ void vmb_vsp_unmap_gpadl(struct vmb_vsp *v, struct vmb_mapping *m);
 struct vmb_host *vmb_vsp_host(const struct vmb_vsp *v);
 /* Guest RAM for GPA-direct data. */
 void *vmb_host_gpa(struct vmb_host *h, uint64_t gpa, size_t len);
+
+/*
+ * Control commands (`vmbus ctl NAME ARGS...`), served on a Unix socket by a
+ * thread of their own, one connection at a time. A handler runs WITHOUT the
+ * host lock (so it may wait for the guest) and writes its reply text to out;
+ * it returns 0 or -errno (reported to the caller as the exit status).
+ */
+typedef int (*vmb_ctl_fn)(void *ctx, int argc, char **argv, FILE *out);
+int vmb_host_ctl_register(struct vmb_host *h, const char *name, const char *help,
+			  vmb_ctl_fn fn, void *ctx);
+/* Start serving commands on path (created; removed on destroy). */
+int vmb_host_ctl_listen(struct vmb_host *h, const char *path);
+/* Run one command in-process, as the socket would (tests). */
+int vmb_host_ctl_run(struct vmb_host *h, int argc, char **argv, FILE *out);
 
 /* Counters for tests and `vmbus ls`. */
 struct vmb_host_stats {

@@ -166,6 +166,7 @@ int vmb_host_create(const struct vmb_host_config *cfg, struct vmb_host **out)
 	pthread_mutexattr_settype(&ma, PTHREAD_MUTEX_RECURSIVE);
 	pthread_mutex_init(&h->lock, &ma);
 	pthread_mutexattr_destroy(&ma);
+	vmb_host_ctl_init(h);
 
 	if (cfg->trace_path && (rc = vmb_trace_open(cfg->trace_path, &h->trace)) < 0)
 		goto fail;
@@ -197,6 +198,7 @@ void vmb_host_destroy(struct vmb_host *h)
 {
 	if (!h)
 		return;
+	vmb_host_ctl_fini(h);
 	if (h->srv) {
 		pthread_mutex_lock(&h->lock);
 		vmb_server_reset(h->srv);

@@ -39,6 +39,14 @@ struct host_chan {
 	uint64_t throttled_until_ns;
 };
 
+#define VMB_HOST_MAX_CTL 64
+
+struct vmb_ctl_cmd {
+	const char *name, *help;
+	vmb_ctl_fn fn;
+	void *ctx;
+};
+
 struct vmb_host {
 	struct vmb_host_config cfg;
 	struct vmb_host_part *part;
@@ -49,6 +57,12 @@ struct vmb_host {
 	struct vmb_vsp *vsps;
 	uint64_t needless_signals;
 	uint64_t throttled;
+	/* `vmbus ctl` commands and their socket */
+	struct vmb_ctl_cmd ctl[VMB_HOST_MAX_CTL];
+	unsigned nctl;
+	int ctl_fd;
+	char *ctl_path;
+	pthread_t ctl_thread;
 };
 
 extern const struct vmb_server_ops vmb_host_server_ops;
@@ -61,5 +75,7 @@ void vmb_host_chan_connected(struct vmb_host *h, uint32_t version);
 void vmb_host_vsp_free(struct vmb_vsp *v);
 void vmb_host_vsp_released(struct vmb_host *h, struct vmb_server_channel *sch);
 uint64_t vmb_host_now_ns(void);
+void vmb_host_ctl_init(struct vmb_host *h);
+void vmb_host_ctl_fini(struct vmb_host *h);
 
 #endif

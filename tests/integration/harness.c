@@ -1,6 +1,7 @@
 /* Integration harness: forked host/guest children driven over pipes. */
 #include <errno.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <dirent.h>
 #include <stdarg.h>

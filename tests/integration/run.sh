@@ -18,6 +18,9 @@ json=$("$vmbus" ls --run-dir "$dir" --json)
 echo "$json"
 grep -q '"driver": "vmbus_test"' <<<"$json"
 "$vmbus" ls --run-dir "$dir" -v | grep -q "read_avail="
+"$vmbus" ctl --run-dir "$dir" help | grep -q "^stats"
+"$vmbus" ctl --run-dir "$dir" stats | grep -q "^channels_open 1$"
+if "$vmbus" ctl --run-dir "$dir" no-such-command 2>/dev/null; then exit 1; fi
 kill -INT $pid
 wait $pid
 echo "vmbus run: ok"

@@ -18,7 +18,8 @@ static void host_usage(FILE *f)
 		   "  --max-version X.Y    newest VMBus version accepted (default 6.0)\n"
 		   "  --gpadl-limit MIB    aggregate GPADL limit (default 1280)\n"
 		   "  --test-devices N     test devices offered (default 1)\n"
-		   "  --trace FILE         write every control message as pcapng\n");
+		   "  --trace FILE         write every control message as pcapng\n"
+		   "  --ctl PATH           serve `vmbus ctl` commands on this socket\n");
 }
 
 /* Instance GUID of the n-th test device: fixed so it is stable across runs. */
@@ -42,11 +43,13 @@ int cmd_host(int argc, char **argv)
 		{"gpadl-limit", required_argument, 0, 'g'},
 		{"test-devices", required_argument, 0, 't'},
 		{"trace", required_argument, 0, 'T'},
+		{"ctl", required_argument, 0, 'c'},
 		{"help", no_argument, 0, 'h'},
 		{0, 0, 0, 0},
 	};
 	struct vmb_host_config cfg = {0};
 	static volatile sig_atomic_t stop;
+	const char *ctl_path = NULL;
 	unsigned ntest = 1;
 	struct vmb_host *h;
 	int c, rc;
@@ -59,6 +62,7 @@ int cmd_host(int argc, char **argv)
 		case 'g': cfg.gpadl_limit = strtoull(optarg, NULL, 0) << 20; break;
 		case 't': ntest = (unsigned)strtoul(optarg, NULL, 0); break;
 		case 'T': cfg.trace_path = optarg; break;
+		case 'c': ctl_path = optarg; break;
 		case 'V':
 			cfg.max_version = tool_parse_version(optarg);
 			if (!cfg.max_version) {
@@ -86,6 +90,8 @@ int cmd_host(int argc, char **argv)
 
 		rc = vmb_test_vsp_add(h, &inst, &t);
 	}
+	if (rc == 0 && ctl_path)
+		rc = vmb_host_ctl_listen(h, ctl_path);
 	if (rc == 0) {
 		fprintf(stderr, "vmbus host: listening on %s\n", cfg.socket_path);
 		rc = vmb_host_run(h, &stop);

@@ -88,11 +88,11 @@ int cmd_run(int argc, char **argv)
 		{"help", no_argument, 0, 'h'},
 		{0, 0, 0, 0},
 	};
-	char dir[1024], sock[1100], sysfs[1100], ready[1200];
+	char dir[1024], sock[1100], sysfs[1100], ready[1200], ctl[1100];
 	const char *run_dir = NULL;
-	char *host_argv[24] = {"vmbus", "host", "--socket", sock};
+	char *host_argv[24] = {"vmbus", "host", "--socket", sock, "--ctl", ctl};
 	char *guest_argv[16] = {"vmbus", "guest", "--socket", sock, "--sysfs", sysfs};
-	int nh = 4, ng = 6, c, rc = 0;
+	int nh = 6, ng = 6, c, rc = 0;
 	bool exit_when_ready = false;
 	static volatile sig_atomic_t stop;
 
@@ -116,6 +116,7 @@ int cmd_run(int argc, char **argv)
 	}
 	snprintf(sock, sizeof(sock), "%s/host.sock", dir);
 	snprintf(sysfs, sizeof(sysfs), "%s/sysfs", dir);
+	snprintf(ctl, sizeof(ctl), "%s/ctl.sock", dir);
 	/* Ready = the test device's driver is bound (its `driver` file exists). */
 	snprintf(ready, sizeof(ready), "%s/devices/7e570000-0001-4000-8000-000000000000/driver",
 		 sysfs);

@@ -19,6 +19,7 @@ static const struct {
 	{"host", cmd_host, "run the host side (VMBus server + devices) on a socket"},
 	{"guest", cmd_guest, "run the guest side (VMBus client + drivers) against a host"},
 	{"ls", cmd_ls, "list the guest's VMBus devices, like lsvmbus"},
+	{"ctl", cmd_ctl, "send a command to the running host (`vmbus ctl help`)"},
 };
 
 static void usage(FILE *f)

@@ -11,6 +11,7 @@ int cmd_host(int argc, char **argv);
 int cmd_guest(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_ls(int argc, char **argv);
+int cmd_ctl(int argc, char **argv);
 
 /* Default run directory: $XDG_RUNTIME_DIR/vmbus or /tmp/vmbus-<uid>. */
 const char *tool_run_dir(const char *override, char *buf, size_t len);
