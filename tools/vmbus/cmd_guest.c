@@ -8,7 +8,7 @@
 #include <unistd.h>
 
 #include "vmbus.h"
-#include "vmbus/dev/test.h"
+#include "devices.h"
 #include "vmbus/guest.h"
 
 static void guest_usage(FILE *f)
@@ -18,7 +18,7 @@ static void guest_usage(FILE *f)
 		   "  --sysfs DIR          publish a /sys/bus/vmbus-style tree in DIR\n"
 		   "  --max-version X.Y    newest VMBus version tried (default 6.0)\n"
 		   "  --min-version X.Y    oldest VMBus version tried (default 0.13)\n"
-		   "  --traffic            keep echo traffic running on every test device\n"
+		   "  -o KEY=VALUE         device option (repeatable), e.g. test.traffic=1\n"
 		   "  --trace FILE         write every control message as pcapng\n");
 }
 
@@ -40,24 +40,29 @@ int cmd_guest(int argc, char **argv)
 		{"sysfs", required_argument, 0, 'S'},
 		{"max-version", required_argument, 0, 'V'},
 		{"min-version", required_argument, 0, 'v'},
-		{"traffic", no_argument, 0, 'x'},
+		{"opt", required_argument, 0, 'o'},
 		{"trace", required_argument, 0, 'T'},
 		{"help", no_argument, 0, 'h'},
 		{0, 0, 0, 0},
 	};
 	struct vmb_guest_config cfg = {0};
-	struct vmb_test_guest *tg = NULL;
-	bool traffic = false;
+	void *state[VM_MAX_DEVICES] = {0};
+	struct vm_opts vo = {0};
 	struct vmb_guest *g;
 	pthread_t watcher;
 	int c, rc;
 
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "ho:", opts, NULL)) != -1) {
 		switch (c) {
 		case 's': cfg.socket_path = optarg; break;
 		case 'S': cfg.sysfs_dir = optarg; break;
 		case 'T': cfg.trace_path = optarg; break;
-		case 'x': traffic = true; break;
+		case 'o':
+			if (vm_opt_add(&vo, optarg) < 0) {
+				fprintf(stderr, "vmbus guest: bad option '%s'\n", optarg);
+				return 2;
+			}
+			break;
 		case 'V':
 		case 'v': {
 			uint32_t v = tool_parse_version(optarg);
@@ -84,17 +89,23 @@ int cmd_guest(int argc, char **argv)
 			strerror(-rc));
 		return 1;
 	}
-	rc = vmb_test_guest_register(g, &tg);
-	if (rc == 0 && traffic)
-		vmb_test_guest_traffic(tg, true);
+	for (unsigned i = 0; i < vm_device_count && i < VM_MAX_DEVICES && rc == 0; i++) {
+		rc = vm_devices[i].guest_register(g, &vo, &state[i]);
+		if (rc < 0)
+			fprintf(stderr, "vmbus guest: cannot register %s: %s\n", vm_devices[i].name,
+				strerror(-rc));
+	}
 	if (rc == 0 && pthread_create(&watcher, NULL, stop_watch, g) == 0) {
 		pthread_detach(watcher);
 		rc = vmb_guest_wait(g);
 	}
-	if (tg)
-		vmb_test_guest_traffic(tg, false);
+	for (unsigned i = 0; i < vm_device_count && i < VM_MAX_DEVICES; i++)
+		if (state[i] && vm_devices[i].guest_stop)
+			vm_devices[i].guest_stop(state[i]);
 	vmb_guest_destroy(g);
-	vmb_test_guest_free(tg);
+	for (unsigned i = 0; i < vm_device_count && i < VM_MAX_DEVICES; i++)
+		if (state[i] && vm_devices[i].guest_free)
+			vm_devices[i].guest_free(state[i]);
 	if (rc == -EPIPE) {
 		fprintf(stderr, "vmbus guest: the host went away; exiting\n");
 		return 3;

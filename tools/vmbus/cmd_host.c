@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "vmbus.h"
-#include "vmbus/dev/test.h"
+#include "devices.h"
 #include "vmbus/host.h"
 
 static void host_usage(FILE *f)
@@ -17,20 +17,9 @@ static void host_usage(FILE *f)
 		   "  --ram MIB            guest RAM in MiB (default 256)\n"
 		   "  --max-version X.Y    newest VMBus version accepted (default 6.0)\n"
 		   "  --gpadl-limit MIB    aggregate GPADL limit (default 1280)\n"
-		   "  --test-devices N     test devices offered (default 1)\n"
+		   "  -o KEY=VALUE         device option (repeatable), e.g. test.count=2\n"
 		   "  --trace FILE         write every control message as pcapng\n"
 		   "  --ctl PATH           serve `vmbus ctl` commands on this socket\n");
-}
-
-/* Instance GUID of the n-th test device: fixed so it is stable across runs. */
-static struct vmb_guid test_instance(unsigned n)
-{
-	struct vmb_guid g = VMB_GUID_INIT(0x7e570000, 0x0001, 0x4000, 0x80, 0x00, 0, 0, 0, 0,
-					  0, 0);
-
-	g.b[0] = (uint8_t)n;
-	g.b[15] = (uint8_t)n;
-	return g;
 }
 
 int cmd_host(int argc, char **argv)
@@ -41,7 +30,7 @@ int cmd_host(int argc, char **argv)
 		{"ram", required_argument, 0, 'r'},
 		{"max-version", required_argument, 0, 'V'},
 		{"gpadl-limit", required_argument, 0, 'g'},
-		{"test-devices", required_argument, 0, 't'},
+		{"opt", required_argument, 0, 'o'},
 		{"trace", required_argument, 0, 'T'},
 		{"ctl", required_argument, 0, 'c'},
 		{"help", no_argument, 0, 'h'},
@@ -50,17 +39,22 @@ int cmd_host(int argc, char **argv)
 	struct vmb_host_config cfg = {0};
 	static volatile sig_atomic_t stop;
 	const char *ctl_path = NULL;
-	unsigned ntest = 1;
+	struct vm_opts vo = {0};
 	struct vmb_host *h;
 	int c, rc;
 
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "ho:", opts, NULL)) != -1) {
 		switch (c) {
 		case 's': cfg.socket_path = optarg; break;
 		case 'p': cfg.vp_count = (unsigned)strtoul(optarg, NULL, 0); break;
 		case 'r': cfg.ram_size = strtoull(optarg, NULL, 0) << 20; break;
 		case 'g': cfg.gpadl_limit = strtoull(optarg, NULL, 0) << 20; break;
-		case 't': ntest = (unsigned)strtoul(optarg, NULL, 0); break;
+		case 'o':
+			if (vm_opt_add(&vo, optarg) < 0) {
+				fprintf(stderr, "vmbus host: bad option '%s'\n", optarg);
+				return 2;
+			}
+			break;
 		case 'T': cfg.trace_path = optarg; break;
 		case 'c': ctl_path = optarg; break;
 		case 'V':
@@ -84,11 +78,11 @@ int cmd_host(int argc, char **argv)
 		fprintf(stderr, "vmbus host: cannot start: %s\n", strerror(-rc));
 		return 1;
 	}
-	for (unsigned i = 0; i < ntest && rc == 0; i++) {
-		struct vmb_guid inst = test_instance(i);
-		struct vmb_test_vsp *t;
-
-		rc = vmb_test_vsp_add(h, &inst, &t);
+	for (unsigned i = 0; i < vm_device_count && rc == 0; i++) {
+		rc = vm_devices[i].host_add(h, &vo);
+		if (rc < 0)
+			fprintf(stderr, "vmbus host: cannot add %s: %s\n", vm_devices[i].name,
+				strerror(-rc));
 	}
 	if (rc == 0 && ctl_path)
 		rc = vmb_host_ctl_listen(h, ctl_path);

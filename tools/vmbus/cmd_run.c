@@ -19,7 +19,7 @@ static void run_usage(FILE *f)
 		   "  --vps N              virtual processors (default 2)\n"
 		   "  --ram MIB            guest RAM in MiB (default 256)\n"
 		   "  --max-version X.Y    newest VMBus version the host accepts\n"
-		   "  --traffic            keep echo traffic running on the test devices\n"
+		   "  -o KEY=VALUE         device option for host and guest (repeatable)\n"
 		   "  --trace FILE         pcapng of the control path (host view)\n"
 		   "  --exit-when-ready    stop once every device is bound (scripts, tests)\n");
 }
@@ -83,27 +83,36 @@ int cmd_run(int argc, char **argv)
 		{"ram", required_argument, 0, 'r'},
 		{"max-version", required_argument, 0, 'V'},
 		{"trace", required_argument, 0, 'T'},
-		{"traffic", no_argument, 0, 'x'},
+		{"opt", required_argument, 0, 'o'},
 		{"exit-when-ready", no_argument, 0, 'e'},
 		{"help", no_argument, 0, 'h'},
 		{0, 0, 0, 0},
 	};
 	char dir[1024], sock[1100], sysfs[1100], ready[1200], ctl[1100];
 	const char *run_dir = NULL;
-	char *host_argv[24] = {"vmbus", "host", "--socket", sock, "--ctl", ctl};
-	char *guest_argv[16] = {"vmbus", "guest", "--socket", sock, "--sysfs", sysfs};
+	char *host_argv[64] = {"vmbus", "host", "--socket", sock, "--ctl", ctl};
+	char *guest_argv[64] = {"vmbus", "guest", "--socket", sock, "--sysfs", sysfs};
 	int nh = 6, ng = 6, c, rc = 0;
 	bool exit_when_ready = false;
 	static volatile sig_atomic_t stop;
 
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "ho:", opts, NULL)) != -1) {
 		switch (c) {
 		case 'd': run_dir = optarg; break;
 		case 'p': host_argv[nh++] = "--vps"; host_argv[nh++] = optarg; break;
 		case 'r': host_argv[nh++] = "--ram"; host_argv[nh++] = optarg; break;
 		case 'V': host_argv[nh++] = "--max-version"; host_argv[nh++] = optarg; break;
 		case 'T': host_argv[nh++] = "--trace"; host_argv[nh++] = optarg; break;
-		case 'x': guest_argv[ng++] = "--traffic"; break;
+		case 'o':
+			if (nh + 2 >= 62 || ng + 2 >= 62) {
+				fprintf(stderr, "vmbus run: too many options\n");
+				return 2;
+			}
+			host_argv[nh++] = "-o";
+			host_argv[nh++] = optarg;
+			guest_argv[ng++] = "-o";
+			guest_argv[ng++] = optarg;
+			break;
 		case 'e': exit_when_ready = true; break;
 		case 'h': run_usage(stdout); return 0;
 		default: run_usage(stderr); return 2;
