@@ -9,7 +9,8 @@
  * line and the server stays usable. vmb_server_validate() checks the
  * invariants and is meant to run after every step in tests and fuzzers.
  *
- * Not thread safe: the owner serialises all calls.
+ * Not thread safe: the owner serialises all calls, and callbacks must not
+ * call back into the server.
  */
 #ifndef VMBUS_SERVER_H
 #define VMBUS_SERVER_H
@@ -85,7 +86,10 @@ struct vmb_server_ops {
 	void (*gpadl_removed)(void *ctx, uint32_t handle);
 	/* The guest released a rescinded relid; ch is freed after this returns. */
 	void (*released)(void *ctx, struct vmb_server_channel *ch);
-	/* The connection reset (UNLOAD, INITIATE_CONTACT again) or negotiated. */
+	/*
+	 * A version was negotiated (version != 0), or the connection went away
+	 * (UNLOAD, INITIATE_CONTACT again, vmb_server_reset: version == 0).
+	 */
 	void (*connected)(void *ctx, uint32_t version);
 	void (*log)(void *ctx, const char *msg);
 };
@@ -133,6 +137,7 @@ uint32_t vmb_server_features(const struct vmb_server *s);
 /* PAUSE received: H->G messages are held until RESUME. */
 bool vmb_server_paused(const struct vmb_server *s);
 uint64_t vmb_server_gpadl_bytes(const struct vmb_server *s);
+/* GPADLs known, including those still being created. */
 unsigned vmb_server_gpadl_count(const struct vmb_server *s);
 int vmb_server_gpadl(const struct vmb_server *s, uint32_t handle, struct vmb_gpadl_view *out);
 /* Channels in relid order; NULL after the last. */
