@@ -171,7 +171,7 @@ int vmb_ring_write(struct vmb_ring *r, const struct iovec *iov, unsigned iovcnt)
 	if (err)
 		return err;
 	/* Never fill the ring: full and empty would both read w == r. */
-	if (free_bytes < len + TRAILER) {
+	if (free_bytes <= len + TRAILER) {
 		r->stats.full++;
 		return -EAGAIN;
 	}
