@@ -183,7 +183,7 @@ static void rm_tree(const char *path)
 
 static void write_chan(const char *devdir, const struct sys_chan *c)
 {
-	char dir[4096];
+	char dir[4096 + 32];
 
 	snprintf(dir, sizeof(dir), "%s/channels/%u", devdir, c->relid);
 	mkdir(dir, 0755);
@@ -217,7 +217,7 @@ static bool has_chan(const struct sys_dev *d, const char *name)
 /* Released sub-channels lose their directory. */
 static void prune_chans(const char *devdir, const struct sys_dev *d)
 {
-	char dir[4096], path[4096 + 256];
+	char dir[4096 + 16], path[4096 + 16 + 256];
 	struct dirent *e;
 	DIR *dp;
 

@@ -27,7 +27,7 @@ struct ls_dev {
 /* First line of a file, trailing newline removed; "" when missing. */
 static void read_line(const char *dir, const char *name, char *buf, size_t len)
 {
-	char path[4096];
+	char path[4800];
 	FILE *f;
 
 	buf[0] = 0;
@@ -57,7 +57,7 @@ static int cmp_chan(const void *a, const void *b)
 
 static void load_channels(const char *devdir, struct ls_dev *d)
 {
-	char path[4096];
+	char path[4400];
 	struct dirent *e;
 	DIR *dir;
 
@@ -66,7 +66,7 @@ static void load_channels(const char *devdir, struct ls_dev *d)
 	if (!dir)
 		return;
 	while ((e = readdir(dir)) && d->nchans < LS_MAX_CHANS) {
-		char cdir[4352];
+		char cdir[4700];
 		struct ls_chan *c = &d->chans[d->nchans];
 
 		if (e->d_name[0] == '.')
@@ -194,7 +194,7 @@ int cmd_ls(int argc, char **argv)
 	const char *run_dir = NULL, *tree = NULL;
 	bool verbose = false, json = false;
 	static struct ls_dev devs[LS_MAX_DEVS];
-	unsigned n;
+	unsigned n = 0;
 	int c, rc;
 
 	while ((c = getopt_long(argc, argv, "vh", opts, NULL)) != -1) {
