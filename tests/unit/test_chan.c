@@ -786,9 +786,11 @@ static void malformed_case(const struct raw_pkt *rp, size_t len, bool copy_out, 
 	assert_int_equal(vmb_chan_recv(p->b.ch, &pkt), -EPROTO);
 	assert_int_equal(vmb_chan_send(p->b.ch, "x", 1, 0, 0), -EPROTO);
 	assert_int_equal(atomic_load(&p->b.logs), 1);
-	/* Only that channel end broke. */
+	/*
+	 * Only that channel end broke. (No send on a: raw_send wrote behind
+	 * its back, so a's private write index no longer matches the ring.)
+	 */
 	assert_int_equal(vmb_chan_error(p->a.ch), 0);
-	assert_int_equal(vmb_chan_send(p->a.ch, "x", 1, 0, 0), 0);
 	pair_free(p);
 }
 
