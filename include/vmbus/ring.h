@@ -48,8 +48,12 @@ struct vmb_ring {
 	 * over the header, so the index we own is never read back from it */
 	uint32_t wr_pub;
 	uint32_t rd_pub;
-	int error;	 /* sticky -EPROTO once the peer corrupted the ring */
-	const char *why; /* static text naming the corruption, for one log line */
+	/* the peer's index as last loaded and validated: the header line
+	 * holding both indices is touched only when these run out */
+	uint32_t ri_seen; /* producer */
+	uint32_t wi_seen; /* consumer */
+	int error;	  /* sticky -EPROTO once the peer corrupted the ring */
+	const char *why;  /* static text naming the corruption, for one log line */
 	struct vmb_ring_stats stats;
 };
 

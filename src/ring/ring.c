@@ -96,8 +96,8 @@ int vmb_ring_init(struct vmb_ring *r, void *hdr, void *data, uint32_t data_size,
 	ri = vmb_load_acquire(&r->hdr->read_index);
 	if (!index_ok(r, wi) || !index_ok(r, ri))
 		return ring_fail(r, "ring index out of range or unaligned at attach");
-	r->wr = r->wr_pub = wi;
-	r->rd = r->rd_pub = ri;
+	r->wr = r->wr_pub = r->wi_seen = wi;
+	r->rd = r->rd_pub = r->ri_seen = ri;
 	return 0;
 }
 
@@ -118,14 +118,32 @@ uint32_t vmb_ring_max_packet(const struct vmb_ring *r)
 
 /* ---- producer -------------------------------------------------------- */
 
-static int producer_free(struct vmb_ring *r, uint32_t *free_bytes)
+static int load_read_index(struct vmb_ring *r)
 {
 	uint32_t ri = vmb_load_acquire(&r->hdr->read_index);
 
 	if (!index_ok(r, ri))
 		return ring_fail(r, "read_index out of range or unaligned");
-	*free_bytes = r->size - ring_dist(r, ri, r->wr);
+	r->ri_seen = ri;
 	return 0;
+}
+
+static uint32_t producer_free(const struct vmb_ring *r)
+{
+	return r->size - ring_dist(r, r->ri_seen, r->wr);
+}
+
+/* Free space is only ever underestimated by the cached read_index. */
+static int producer_room(struct vmb_ring *r, uint32_t need)
+{
+	int err;
+
+	if (producer_free(r) > need)
+		return 0;
+	err = load_read_index(r);
+	if (err)
+		return err;
+	return producer_free(r) > need ? 0 : -EAGAIN;
 }
 
 /* Checks the caller's packet; returns its length without trailer or -errno. */
@@ -156,7 +174,7 @@ static int64_t packet_len(const struct vmb_ring *r, const struct iovec *iov, uns
 int vmb_ring_write(struct vmb_ring *r, const struct iovec *iov, unsigned iovcnt)
 {
 	static const uint8_t zeros[8];
-	uint32_t len, free_bytes, off, used = 0;
+	uint32_t len, off, used = 0;
 	uint64_t trailer;
 	int64_t n;
 	int err;
@@ -167,14 +185,12 @@ int vmb_ring_write(struct vmb_ring *r, const struct iovec *iov, unsigned iovcnt)
 	if (n < 0)
 		return (int)n;
 	len = (uint32_t)n;
-	err = producer_free(r, &free_bytes);
+	/* Never fill the ring: full and empty would both read w == r. */
+	err = producer_room(r, len + TRAILER);
+	if (err == -EAGAIN)
+		r->stats.full++;
 	if (err)
 		return err;
-	/* Never fill the ring: full and empty would both read w == r. */
-	if (free_bytes <= len + TRAILER) {
-		r->stats.full++;
-		return -EAGAIN;
-	}
 	off = r->wr;
 	for (unsigned i = 0; i < iovcnt; i++) {
 		uint32_t k = (uint32_t)iov[i].iov_len;
@@ -217,7 +233,7 @@ int vmb_ring_commit(struct vmb_ring *r)
 
 int vmb_ring_want_space(struct vmb_ring *r, uint32_t bytes)
 {
-	uint32_t need, free_bytes;
+	uint32_t need;
 	int err;
 
 	if (r->error)
@@ -229,10 +245,10 @@ int vmb_ring_want_space(struct vmb_ring *r, uint32_t bytes)
 	/* Re-check after publishing: the consumer may have freed the space
 	 * before it could see pending_send_sz, and will not signal. */
 	vmb_mb();
-	err = producer_free(r, &free_bytes);
+	err = load_read_index(r);
 	if (err)
 		return err;
-	if (free_bytes <= need)
+	if (producer_free(r) <= need)
 		return -EAGAIN;
 	vmb_ring_clear_pending(r);
 	return 0;
@@ -266,10 +282,16 @@ static int next_desc(struct vmb_ring *r, struct vmpacket_descriptor *d)
 
 	if (r->error)
 		return r->error;
-	wi = vmb_load_acquire(&r->hdr->write_index);
-	if (!index_ok(r, wi))
-		return ring_fail(r, "write_index out of range or unaligned");
-	avail = ring_dist(r, r->rd, wi);
+	/* write_index only ever covers whole packets, so a cached value that
+	 * still shows data is as good as a fresh one for the next packet. */
+	avail = ring_dist(r, r->rd, r->wi_seen);
+	if (avail == 0) {
+		wi = vmb_load_acquire(&r->hdr->write_index);
+		if (!index_ok(r, wi))
+			return ring_fail(r, "write_index out of range or unaligned");
+		r->wi_seen = wi;
+		avail = ring_dist(r, r->rd, wi);
+	}
 	if (avail == 0)
 		return -EAGAIN;
 	if (avail < DESC_SIZE + TRAILER)

@@ -389,8 +389,11 @@ static void test_corrupt_indices(void **state)
 	assert_int_equal(vmb_ring_avail_read(&t.r), 0);
 	tring_close(&t);
 
-	/* producer side: the consumer's read_index */
+	/* producer side: read_index is reloaded (and checked) once the cached
+	 * copy no longer shows room */
 	tring_open(&t, 256, false, 0);
+	while (send_pkt(&t.r, 8, 1) == 0)
+		;
 	t.hdr->read_index = 1000;
 	assert_int_equal(send_pkt(&t.r, 8, 1), -EPROTO);
 	t.hdr->read_index = 0;
@@ -399,6 +402,13 @@ static void test_corrupt_indices(void **state)
 	assert_int_equal(vmb_ring_want_space(&t.r, 8), -EPROTO);
 	assert_int_equal(vmb_ring_avail_write(&t.r), 0);
 	assert_int_equal(t.hdr->write_index, 0);
+	tring_close(&t);
+
+	/* want_space always reloads */
+	tring_open(&t, 256, false, 0);
+	t.hdr->read_index = 4;
+	assert_int_equal(vmb_ring_want_space(&t.r, 8), -EPROTO);
+	assert_int_equal(send_pkt(&t.r, 8, 1), -EPROTO);
 	tring_close(&t);
 }
 
