@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "devices.h"
+#include "vmbus/dev/ic.h"
 #include "vmbus/dev/test.h"
 
 const char *vm_opt(const struct vm_opts *o, const char *key, const char *def)
@@ -75,7 +76,73 @@ static void test_guest_free(void *state)
 	vmb_test_guest_free(state);
 }
 
+/* ---- integration services: heartbeat, shutdown, time sync ---- */
+
+static unsigned opt_uint(const struct vm_opts *o, const char *key, const char *def)
+{
+	return (unsigned)strtoul(vm_opt(o, key, def), NULL, 0);
+}
+
+static int ic_host_add(struct vmb_host *h, const struct vm_opts *o)
+{
+	struct vmb_hb_host_config hc = {
+		.period_ms = opt_uint(o, "heartbeat.period_ms", "1000"),
+		.timeout_ms = opt_uint(o, "heartbeat.timeout_ms", "5000"),
+	};
+	struct vmb_ts_host_config tc = {.period_ms = opt_uint(o, "timesync.period_ms", "5000")};
+	int rc = vmb_hb_host_add(h, &hc, NULL);
+
+	if (rc == 0)
+		rc = vmb_sd_host_add(h, NULL);
+	if (rc == 0)
+		rc = vmb_ts_host_add(h, &tc, NULL);
+	return rc;
+}
+
+struct ic_guest_state {
+	struct vmb_hb_guest *hb;
+	struct vmb_sd_guest *sd;
+	struct vmb_ts_guest *ts;
+};
+
+static int ic_guest_register(struct vmb_guest *g, const struct vm_opts *o, void **state)
+{
+	struct ic_guest_state *s = calloc(1, sizeof(*s));
+	struct vmb_sd_guest_config sc = {.allow = opt_uint(o, "shutdown.allow", "1") != 0};
+	struct vmb_ts_guest_config tc = {.state_path = vm_opt(o, "timesync.state", NULL)};
+	int rc;
+
+	if (!s)
+		return -ENOMEM;
+	rc = vmb_hb_guest_register(g, &s->hb);
+	if (rc == 0)
+		rc = vmb_sd_guest_register(g, &sc, &s->sd);
+	if (rc == 0)
+		rc = vmb_ts_guest_register(g, &tc, &s->ts);
+	*state = s;
+	return rc;
+}
+
+static void ic_guest_stop(void *state)
+{
+	struct ic_guest_state *s = state;
+
+	if (s->sd)
+		vmb_sd_guest_stop(s->sd);
+}
+
+static void ic_guest_free(void *state)
+{
+	struct ic_guest_state *s = state;
+
+	vmb_hb_guest_free(s->hb);
+	vmb_sd_guest_free(s->sd);
+	vmb_ts_guest_free(s->ts);
+	free(s);
+}
+
 const struct vm_device vm_devices[] = {
 	{"test", test_host_add, test_guest_register, test_guest_stop, test_guest_free},
+	{"ic", ic_host_add, ic_guest_register, ic_guest_stop, ic_guest_free},
 };
 const unsigned vm_device_count = sizeof(vm_devices) / sizeof(vm_devices[0]);
