@@ -315,3 +315,8 @@ uint32_t vmb_guest_version(const struct vmb_guest *g)
 {
 	return atomic_load(&g->version);
 }
+
+uint32_t vmb_guest_vp_count(const struct vmb_guest *g)
+{
+	return g->vp_count;
+}
