@@ -47,7 +47,7 @@ int vmb_ic_build(void *buf, size_t cap, uint16_t msgtype, struct ic_version fw,
 	};
 	size_t total = ICMSG_HDR + (size_t)body_len;
 
-	if (total > cap || total > VMB_IC_MAX_MSG || body_len > UINT16_MAX)
+	if (total > cap || total > VMB_IC_MAX_MSG || body_len > UINT16_MAX || (body_len && !body))
 		return -EINVAL;
 	pipe.msgsize = (uint32_t)(total - sizeof(pipe));
 	h.icmsgsize = (uint16_t)body_len;
