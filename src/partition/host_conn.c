@@ -192,6 +192,8 @@ static int one_request(struct vmb_host_part *h, bool *came_up)
 		err = dispatch(h, &m, came_up);
 	}
 	vmb_hunlock(h);
+	if (err)
+		vmb_hlog(h, "reply to guest failed (%s): disconnecting", strerror(-err));
 	return err ? err : 1;
 }
 
