@@ -4,7 +4,10 @@
 #include <string.h>
 
 #include "devices.h"
+#include "vmbus.h"
 #include "vmbus/dev/ic.h"
+#include "vmbus/dev/ic_services.h"
+#include "vmbus/dev/storvsc.h"
 #include "vmbus/dev/test.h"
 
 const char *vm_opt(const struct vm_opts *o, const char *key, const char *def)
@@ -141,8 +144,102 @@ static void ic_guest_free(void *state)
 	free(s);
 }
 
+/* ---- KVP, VSS, fcopy: kvp.pool_dir, vss.freeze_cmd/thaw_cmd/timeout_ms, fcopy.root ---- */
+
+static int icb_host_add(struct vmb_host *h, const struct vm_opts *o)
+{
+	int rc = vmb_kvp_host_add(h, NULL);
+
+	(void)o;
+	if (rc == 0)
+		rc = vmb_vss_host_add(h, NULL);
+	if (rc == 0)
+		rc = vmb_fcopy_host_add(h, NULL);
+	return rc;
+}
+
+struct icb_guest_state {
+	struct vmb_kvp_guest *kvp;
+	struct vmb_vss_guest *vss;
+	struct vmb_fcopy_guest *fcopy;
+};
+
+/* Option key, else <run dir>/sub (never a system directory unless asked). */
+static const char *icb_dir(const struct vm_opts *o, const char *key, const char *sub, char *buf,
+			   size_t len)
+{
+	char run[1024];
+	const char *v = vm_opt(o, key, NULL);
+
+	if (v)
+		return v;
+	tool_run_dir(NULL, run, sizeof(run));
+	tool_mkdirs(run);
+	snprintf(buf, len, "%s/%s", run, sub);
+	return buf;
+}
+
+static int icb_guest_register(struct vmb_guest *g, const struct vm_opts *o, void **state)
+{
+	struct icb_guest_state *s = calloc(1, sizeof(*s));
+	char pool[1100], root[1100];
+	struct vmb_kvp_guest_config kc = {
+		.pool_dir = icb_dir(o, "kvp.pool_dir", "kvp", pool, sizeof(pool))};
+	struct vmb_vss_guest_config vc = {
+		.freeze_cmd = vm_opt(o, "vss.freeze_cmd", NULL),
+		.thaw_cmd = vm_opt(o, "vss.thaw_cmd", NULL),
+		.timeout_ms = opt_uint(o, "vss.timeout_ms", "60000"),
+	};
+	struct vmb_fcopy_guest_config fc = {
+		.root = icb_dir(o, "fcopy.root", "fcopy", root, sizeof(root))};
+	int rc;
+
+	if (!s)
+		return -ENOMEM;
+	rc = vmb_kvp_guest_register(g, &kc, &s->kvp);
+	if (rc == 0)
+		rc = vmb_vss_guest_register(g, &vc, &s->vss);
+	if (rc == 0)
+		rc = vmb_fcopy_guest_register(g, &fc, &s->fcopy);
+	*state = s;
+	return rc;
+}
+
+static void icb_guest_stop(void *state)
+{
+	struct icb_guest_state *s = state;
+
+	vmb_vss_guest_stop(s->vss);
+}
+
+static void icb_guest_free(void *state)
+{
+	struct icb_guest_state *s = state;
+
+	vmb_kvp_guest_free(s->kvp);
+	vmb_vss_guest_free(s->vss);
+	vmb_fcopy_guest_free(s->fcopy);
+	free(s);
+}
+
+/* ---- storage, guest half: storage.fuse_dir=DIR exports each LUN as DIR/lun<N> ---- */
+
+static int storage_guest_register(struct vmb_guest *g, const struct vm_opts *o, void **state)
+{
+	struct vmb_stor_guest_config cfg = {.fuse_dir = vm_opt(o, "storage.fuse_dir", NULL)};
+
+	return vmb_stor_guest_register(g, &cfg, (struct vmb_stor_guest **)state);
+}
+
+static void storage_guest_free(void *state)
+{
+	vmb_stor_guest_free(state);
+}
+
 const struct vm_device vm_devices[] = {
+	{"storage", NULL, storage_guest_register, NULL, storage_guest_free},
 	{"test", test_host_add, test_guest_register, test_guest_stop, test_guest_free},
 	{"ic", ic_host_add, ic_guest_register, ic_guest_stop, ic_guest_free},
+	{"ic-kvp-vss-fcopy", icb_host_add, icb_guest_register, icb_guest_stop, icb_guest_free},
 };
 const unsigned vm_device_count = sizeof(vm_devices) / sizeof(vm_devices[0]);
