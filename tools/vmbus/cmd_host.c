@@ -79,6 +79,8 @@ int cmd_host(int argc, char **argv)
 		return 1;
 	}
 	for (unsigned i = 0; i < vm_device_count && rc == 0; i++) {
+		if (!vm_devices[i].host_add)
+			continue;
 		rc = vm_devices[i].host_add(h, &vo);
 		if (rc < 0)
 			fprintf(stderr, "vmbus host: cannot add %s: %s\n", vm_devices[i].name,
