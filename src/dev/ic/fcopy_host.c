@@ -41,8 +41,7 @@ static int send_one(struct vmb_fcopy_host *fh, int len, int timeout_ms, uint32_t
 
 	if (len < 0)
 		return len;
-	rc = vmb_ic_host_request_sync(fh->s.ic, fh->buf, (uint32_t)len, timeout_ms, status, NULL, 0,
-				      NULL);
+	rc = icb_request_sync(fh->s.ic, fh->buf, (uint32_t)len, timeout_ms, status, NULL, 0, NULL);
 	return rc < 0 ? rc : status_errno(*status);
 }
 

@@ -55,8 +55,8 @@ int vmb_kvp_host_request(struct vmb_kvp_host *kh, const struct vmb_kvp_req *r, i
 	len = vmb_kvp_build(r, kh->req, sizeof(kh->req));
 	rc = len;
 	if (len >= 0)
-		rc = vmb_ic_host_request_sync(kh->s.ic, kh->req, (uint32_t)len, timeout_ms, status,
-					      kh->resp, sizeof(kh->resp), &got);
+		rc = icb_request_sync(kh->s.ic, kh->req, (uint32_t)len, timeout_ms, status,
+				      kh->resp, sizeof(kh->resp), &got);
 	if (rc == 0 && *status == HV_S_OK && resp)
 		rc = decode_answer(r, kh->resp, got, resp);
 	pthread_mutex_unlock(&kh->s.one);

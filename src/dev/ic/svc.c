@@ -1,6 +1,7 @@
 /* Shared plumbing of the KVP, VSS and fcopy drivers. */
 #include <errno.h>
 #include <pthread.h>
+#include <unistd.h>
 
 #include "svc.h"
 
@@ -61,9 +62,27 @@ int icb_host_request(struct icb_host *s, const void *body, uint32_t len, int tim
 	int rc;
 
 	pthread_mutex_lock(&s->one);
-	rc = vmb_ic_host_request_sync(s->ic, body, len, timeout_ms, status, resp, cap, resp_len);
+	rc = icb_request_sync(s->ic, body, len, timeout_ms, status, resp, cap, resp_len);
 	pthread_mutex_unlock(&s->one);
 	return rc;
+}
+
+int icb_request_sync(struct vmb_ic_host *ic, const void *body, uint32_t len, int timeout_ms,
+		     uint32_t *status, void *resp, uint32_t cap, uint32_t *resp_len)
+{
+	int rc;
+
+	/*
+	 * The framework never waits for ring space; the guest frees it as soon
+	 * as its reply is out, so a ctl thread may simply try again.
+	 */
+	for (int waited = 0;; waited += 5) {
+		rc = vmb_ic_host_request_sync(ic, body, len, timeout_ms, status, resp, cap,
+					      resp_len);
+		if (rc != -EAGAIN || waited >= timeout_ms)
+			return rc;
+		usleep(5000);
+	}
 }
 
 const char *icb_status_name(uint32_t status)

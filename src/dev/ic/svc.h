@@ -27,6 +27,9 @@ int icb_host_add(struct icb_host *s, struct vmb_host *h, const struct vmb_ic_hos
 /* request_sync under s->one. */
 int icb_host_request(struct icb_host *s, const void *body, uint32_t len, int timeout_ms,
 		     uint32_t *status, void *resp, uint32_t cap, uint32_t *resp_len);
+/* vmb_ic_host_request_sync(), retrying while the ring is full. */
+int icb_request_sync(struct vmb_ic_host *ic, const void *body, uint32_t len, int timeout_ms,
+		     uint32_t *status, void *resp, uint32_t cap, uint32_t *resp_len);
 /* Text of an HRESULT for ctl output. */
 const char *icb_status_name(uint32_t status);
 
