@@ -7,6 +7,7 @@
 #include "vmbus.h"
 #include "vmbus/dev/ic.h"
 #include "vmbus/dev/ic_services.h"
+#include "vmbus/dev/storage.h"
 #include "vmbus/dev/storvsc.h"
 #include "vmbus/dev/test.h"
 
@@ -222,6 +223,43 @@ static void icb_guest_free(void *state)
 	free(s);
 }
 
+/*
+ * ---- storage, host half: one SCSI controller. storage.disk=PATH[,size=N][,ro][,direct]
+ * (default <run dir>/disk0.img, 1 GiB sparse; "none" = no disk), storage.channels=N
+ * (sub-channels offered), storage.version=0x602 (newest protocol). ----
+ */
+
+static int storage_host_add(struct vmb_host *h, const struct vm_opts *o)
+{
+	struct vmb_stor_config cfg = {
+		.instance = VMB_GUID_INIT(0x5c5c0000, 0x0001, 0x4000, 0x80, 0, 0, 0, 0, 0, 0, 1),
+		.max_subchannels = (unsigned)strtoul(vm_opt(o, "storage.channels", "0"), NULL, 0),
+		.max_version = (uint16_t)strtoul(vm_opt(o, "storage.version", "0"), NULL, 0),
+	};
+	struct vmb_stor_disk_config d;
+	struct vmb_stor_ctrl *c;
+	char run[1024], spec[1200];
+	const char *disk = vm_opt(o, "storage.disk", NULL);
+	int rc;
+
+	if (!disk) {
+		tool_run_dir(NULL, run, sizeof(run));
+		tool_mkdirs(run);
+		snprintf(spec, sizeof(spec), "%s/disk0.img,size=1G", run);
+	} else {
+		snprintf(spec, sizeof(spec), "%s", disk);
+	}
+	rc = vmb_stor_add(h, &cfg, &c);
+	if (rc == 0)
+		rc = vmb_stor_register_ctl(h, c);
+	if (rc < 0 || !strcmp(spec, "none"))
+		return rc;
+	if (vmb_stor_parse_disk(spec, &d) < 0)
+		return -EINVAL;
+	rc = vmb_stor_lun_add(c, 0, &d);
+	return rc < 0 ? rc : 0;
+}
+
 /* ---- storage, guest half: storage.fuse_dir=DIR exports each LUN as DIR/lun<N> ---- */
 
 static int storage_guest_register(struct vmb_guest *g, const struct vm_opts *o, void **state)
@@ -237,7 +275,7 @@ static void storage_guest_free(void *state)
 }
 
 const struct vm_device vm_devices[] = {
-	{"storage", NULL, storage_guest_register, NULL, storage_guest_free},
+	{"storage", storage_host_add, storage_guest_register, NULL, storage_guest_free},
 	{"test", test_host_add, test_guest_register, test_guest_stop, test_guest_free},
 	{"ic", ic_host_add, ic_guest_register, ic_guest_stop, ic_guest_free},
 	{"ic-kvp-vss-fcopy", icb_host_add, icb_guest_register, icb_guest_stop, icb_guest_free},

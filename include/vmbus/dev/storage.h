@@ -43,6 +43,11 @@ int vmb_stor_lun_remove(struct vmb_stor_ctrl *c, unsigned lun);
 /* Write one line per LUN: "lun N size BYTES ro|rw PATH". */
 void vmb_stor_lun_list(struct vmb_stor_ctrl *c, FILE *out);
 
+/* "PATH[,size=N][,ro][,direct][,nounmap]" (spec is cut up in place; path points into it). */
+int vmb_stor_parse_disk(char *spec, struct vmb_stor_disk_config *d);
+/* "4096", "64K", "512M", "1G", "2T" */
+int vmb_stor_parse_size(const char *s, uint64_t *out);
+
 /* `vmbus ctl disk add PATH [--lun N] [--size N] [--ro] | remove LUN | list`. */
 int vmb_stor_register_ctl(struct vmb_host *h, struct vmb_stor_ctrl *c);
 
