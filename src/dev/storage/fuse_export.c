@@ -335,6 +335,7 @@ int vmb_fuse_export_start(const char *dir, struct vmb_fuse_export **out)
 		return rc;
 	}
 	fx->se = fuse_session_new(&args, &fx_ops, sizeof(fx_ops), fx);
+	fuse_opt_free_args(&args);
 	if (!fx->se) {
 		fx_free(fx);
 		return -ENOTSUP;

@@ -221,8 +221,8 @@ void stor_rescan(struct stor_ctrl *c)
 
 	if (!buf)
 		return;
-	for (unsigned t = 0; t < STORVSC_MAX_TARGETS; t++)
-		report_luns(c, (uint8_t)t, buf, present[t]);
+	/* Hyper-V puts every LUN of a controller on target 0 (Linux shows h:0:0:L). */
+	report_luns(c, 0, buf, present[0]);
 	free(buf);
 	/* Only the rescan thread adds or drops this controller's LUNs. */
 	for (unsigned i = 0; (l = next_gone(c, present, &i));)
