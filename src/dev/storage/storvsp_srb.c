@@ -114,7 +114,9 @@ void vmb_stor_finish(struct stor_req *r)
 /* A malformed SRB: the guest gets INVALID_REQUEST, the LUN is untouched. */
 static void bad_srb(struct stor_req *r, uint32_t status, uint8_t srb_status, const char *why)
 {
-	vmb_stor_log(r->sc, "EXECUTE_SRB rejected: %s", why);
+	/* Scans probe absent LUNs all the time: that is not worth a log line. */
+	if (srb_status != SRB_STATUS_INVALID_LUN)
+		vmb_stor_log(r->sc, "EXECUTE_SRB rejected: %s", why);
 	r->pkt.operation = VSTOR_OPERATION_COMPLETE_IO;
 	r->pkt.flags = 0;
 	r->pkt.status = status;
