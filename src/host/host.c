@@ -131,7 +131,7 @@ static void srv_connected(void *ctx, uint32_t version)
 	if (version)
 		vmb_host_log(ctx, "guest negotiated VMBus %s", vmb_version_str(version, v, sizeof(v)));
 	else
-		vmb_host_log(ctx, "guest unloaded");
+		vmb_host_log(ctx, "guest connection closed");
 	vmb_host_chan_connected(ctx, version);
 }
 

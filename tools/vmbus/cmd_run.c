@@ -29,6 +29,11 @@ static pid_t spawn(char *const argv[])
 	pid_t pid = fork();
 
 	if (pid == 0) {
+		/*
+		 * A process group of its own: Ctrl-C reaches only `vmbus run`,
+		 * which stops the guest (UNLOAD) before the host.
+		 */
+		setpgid(0, 0);
 		execv("/proc/self/exe", argv);
 		perror("vmbus run: exec");
 		_exit(127);
