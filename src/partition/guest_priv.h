@@ -29,6 +29,8 @@ struct vmb_guest_vp {
 	uint64_t *siefp;
 
 	pthread_mutex_t lock; /* guards the fields below */
+	void (*ce_fn)(void *ctx, uint32_t vp, uint64_t expiration, uint64_t delivery);
+	void *ce_ctx;
 	struct vmb_guest_work *work;
 	struct vmb_guest_work **work_tail;
 	bool online;
@@ -59,6 +61,10 @@ struct vmb_guest_part {
 	pthread_mutex_t mem_lock;
 	struct vmb_palloc alloc;
 
+	/* Reference TSC page (guest_clock.c); set once, before readers use it. */
+	struct hv_ref_tsc_page *tsc_page;
+	uint64_t tsc_hz;
+
 	unsigned vp_count;
 	struct vmb_guest_vp vps[];
 };
@@ -75,6 +81,12 @@ int vmb_guest_rpc(struct vmb_guest_part *g, struct vmb_wire_msg *m, size_t len, 
 		  unsigned max_fds, unsigned *nfds);
 /* Mark the host gone; returns true for the first caller only. */
 bool vmb_gpart_host_gone(struct vmb_guest_part *g);
+
+/*
+ * guest_clock.c: hand a timer-0 expiry of `vp` to its clock-event handler.
+ * Returns false if no handler takes it (it goes to ops->message).
+ */
+bool vmb_guest_clockevent_deliver(struct vmb_guest_vp *vp, const void *payload, size_t len);
 
 /* guest_vp.c */
 int vmb_guest_vp_init(struct vmb_guest_part *g, struct vmb_guest_vp *vp, uint32_t index);

@@ -120,6 +120,8 @@ static bool take_message(struct vmb_guest_vp *vp, uint32_t sint)
 		vmb_glog(g, "VP %u SINT %u: message of %zu bytes dropped", vp->index, sint, len);
 		return true;
 	}
+	if (type == HVMSG_TIMER_EXPIRED && vmb_guest_clockevent_deliver(vp, copy.payload, len))
+		return true;
 	if (g->ops.message)
 		g->ops.message(g->ctx, vp->index, sint, type, copy.payload, len);
 	return true;

@@ -87,6 +87,8 @@ static void guest_gone(struct vmb_host_part *h)
 	vmb_host_ports_reset(h);
 	for (unsigned i = 0; i < h->vp_count; i++)
 		vmb_host_synic_reset(&h->vps[i]);
+	vmb_host_clock_reset(&h->clock);
+	vmb_host_stimer_rearm(h);
 	fresh_guest_resources(h);
 	vmb_hunlock(h);
 }
@@ -134,6 +136,17 @@ static int do_get_port(struct vmb_host_part *h, struct vmb_wire_msg *m)
 	return reply(h, m, HV_STATUS_SUCCESS, sizeof(m->hdr), &p->efd, 1);
 }
 
+static int do_rdmsr(struct vmb_host_part *h, struct vmb_wire_msg *m)
+{
+	uint64_t value = 0;
+	int st = vmb_host_rdmsr(h, m->u.rdmsr.vp, m->u.rdmsr.msr, &value);
+
+	if (st != HV_STATUS_SUCCESS)
+		return reply(h, m, (uint32_t)st, sizeof(m->hdr), NULL, 0);
+	m->u.rdmsr.value = value;
+	return reply(h, m, HV_STATUS_SUCCESS, sizeof(m->hdr) + sizeof(m->u.rdmsr), NULL, 0);
+}
+
 /* Lock held. Returns -errno if the connection must be dropped. */
 static int dispatch(struct vmb_host_part *h, struct vmb_wire_msg *m, bool *came_up)
 {
@@ -156,6 +169,8 @@ static int dispatch(struct vmb_host_part *h, struct vmb_wire_msg *m, bool *came_
 			     hdr, NULL, 0);
 	case VMB_WIRE_GET_PORT:
 		return do_get_port(h, m);
+	case VMB_WIRE_RDMSR:
+		return do_rdmsr(h, m);
 	default:
 		return reply(h, m, HV_STATUS_INVALID_HYPERCALL_CODE, hdr, NULL, 0);
 	}
@@ -228,6 +243,8 @@ int vmb_host_part_poll(struct vmb_host_part *h, int timeout_ms)
 			vmb_host_conn_input(h);
 		else if (tag == VMB_HTAG_PORT)
 			vmb_host_port_event(h, (uint32_t)ev[i].data.u64);
+		else if (tag == VMB_HTAG_TIMER)
+			vmb_host_stimer_expire(h);
 	}
 	vmb_host_post_drain(h);
 	return 0;

@@ -6,6 +6,7 @@
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/timerfd.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -66,6 +67,12 @@ static int create_fds(struct vmb_host_part *h)
 	h->epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (h->epfd < 0)
 		return -errno;
+	h->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	if (h->timer_fd < 0)
+		return -errno;
+	int err = epoll_add(h->epfd, h->timer_fd, VMB_HTAG_TIMER);
+	if (err)
+		return err;
 	h->listen_fd = listen_on(h->socket_path);
 	if (h->listen_fd < 0)
 		return h->listen_fd;
@@ -86,12 +93,13 @@ int vmb_host_part_create(const struct vmb_host_part_config *cfg,
 	h->vp_count = cfg->vp_count;
 	h->ram_size = cfg->ram_size;
 	h->post_depth = cfg->post_queue_depth ? cfg->post_queue_depth : 16;
-	h->listen_fd = h->conn_fd = h->epfd = h->memfd = -1;
+	h->listen_fd = h->conn_fd = h->epfd = h->memfd = h->timer_fd = -1;
 	pthread_mutex_init(&h->lock, NULL);
 	for (unsigned i = 0; i < h->vp_count; i++) {
 		h->vps[i].kick_fd = -1;
 		vmb_host_synic_init(&h->vps[i]);
 	}
+	vmb_host_clock_init(&h->clock);
 	h->socket_path = strdup(cfg->socket_path);
 	h->posts = calloc(h->post_depth, sizeof(*h->posts));
 	if (!h->socket_path || !h->posts)
@@ -126,6 +134,7 @@ void vmb_host_part_destroy(struct vmb_host_part *h)
 	close_fd(h->listen_fd);
 	close_fd(h->conn_fd);
 	close_fd(h->epfd);
+	close_fd(h->timer_fd);
 	if (h->ram)
 		munmap(h->ram, h->ram_size);
 	close_fd(h->memfd);

@@ -14,6 +14,7 @@
 #define VMB_HTAG_LISTEN (UINT64_C(1) << 32)
 #define VMB_HTAG_CONN	(UINT64_C(2) << 32)
 #define VMB_HTAG_PORT	(UINT64_C(3) << 32)
+#define VMB_HTAG_TIMER	(UINT64_C(4) << 32)
 #define VMB_HTAG_MASK	(UINT64_C(0xffffffff) << 32)
 
 #define VMB_SINT_MASKED (UINT64_C(1) << 16)
@@ -31,6 +32,25 @@ struct vmb_hmsg_queue {
 	struct vmb_hmsg **tail;
 };
 
+/* A synthetic timer; deadline is reference time, valid while armed. */
+struct vmb_host_stimer {
+	uint64_t config;
+	uint64_t count;
+	uint64_t deadline;
+	bool armed;
+};
+
+/* The partition clock: reference time = vmb_ref_time_calc(TSC, scale, offset). */
+struct vmb_host_clock {
+	uint64_t tsc_hz; /* measured at creation */
+	uint64_t cur_hz; /* what scale assumes (clock_update) */
+	uint64_t scale;
+	int64_t offset;
+	uint64_t ref_tsc_msr;
+	struct hv_ref_tsc_page *page; /* guest RAM; NULL while disabled */
+	uint32_t sequence;
+};
+
 struct vmb_host_vp {
 	int kick_fd; /* eventfd: host -> guest interrupt */
 	uint64_t scontrol;
@@ -40,6 +60,7 @@ struct vmb_host_vp {
 	uint64_t *siefp;
 	struct vmb_hmsg_queue q[HV_SYNIC_SINT_COUNT];
 	unsigned backlog;
+	struct vmb_host_stimer stimer[HV_STIMER_COUNT];
 };
 
 /* A guest HvSignalEvent target. */
@@ -82,6 +103,9 @@ struct vmb_host_part {
 	struct vmb_host_port *ports;
 	size_t nports, ports_cap;
 
+	struct vmb_host_clock clock;
+	int timer_fd; /* timerfd for the earliest armed synthetic timer */
+
 	unsigned vp_count;
 	struct vmb_host_vp vps[];
 };
@@ -104,6 +128,27 @@ void vmb_host_synic_init(struct vmb_host_vp *vp);
 void vmb_host_synic_reset(struct vmb_host_vp *vp);
 int vmb_host_synic_wrmsr(struct vmb_host_part *h, uint32_t vp, uint32_t msr, uint64_t value);
 bool vmb_host_synic_backlogged(const struct vmb_host_part *h);
+
+/* Queue a message for a VP's SINT slot (vmb_host_part_send, lock held). */
+int vmb_host_synic_post(struct vmb_host_part *h, uint32_t vp, uint32_t sint, uint32_t msg_type,
+			const void *payload, size_t len);
+
+/* host_clock.c */
+void vmb_host_clock_init(struct vmb_host_clock *c);
+uint64_t vmb_host_clock_now(const struct vmb_host_clock *c);
+/* Forget the guest's page (guest gone; lock held). */
+void vmb_host_clock_reset(struct vmb_host_clock *c);
+/* Clock and timer MSRs (lock held): HV status, or -1 if msr is not theirs. */
+int vmb_host_clock_wrmsr(struct vmb_host_part *h, uint32_t vp, uint32_t msr, uint64_t value);
+int vmb_host_rdmsr(struct vmb_host_part *h, uint32_t vp, uint32_t msr, uint64_t *value);
+
+/* host_stimer.c (lock held unless noted) */
+bool vmb_host_stimer_msr(uint32_t msr);
+int vmb_host_stimer_wrmsr(struct vmb_host_part *h, uint32_t vp, uint32_t msr, uint64_t value);
+uint64_t vmb_host_stimer_rdmsr(const struct vmb_host_part *h, uint32_t vp, uint32_t msr);
+void vmb_host_stimer_rearm(struct vmb_host_part *h);
+/* The timerfd fired (lock not held). */
+void vmb_host_stimer_expire(struct vmb_host_part *h);
 
 /* host_ports.c (lock held) */
 struct vmb_host_port *vmb_host_port_find(struct vmb_host_part *h, uint32_t conn_id);

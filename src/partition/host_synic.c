@@ -20,6 +20,7 @@ void vmb_host_synic_init(struct vmb_host_vp *vp)
 	vp->simp = NULL;
 	vp->siefp = NULL;
 	vp->backlog = 0;
+	memset(vp->stimer, 0, sizeof(vp->stimer));
 	for (unsigned s = 0; s < HV_SYNIC_SINT_COUNT; s++) {
 		vp->sint[s] = VMB_SINT_MASKED;
 		vp->q[s].head = NULL;
@@ -103,12 +104,17 @@ static void flush_vp(struct vmb_host_part *h, struct vmb_host_vp *vp)
 	}
 }
 
-int vmb_host_part_send(struct vmb_host_part *h, uint32_t vp, uint32_t sint, uint32_t msg_type,
-		       const void *payload, size_t len)
+int vmb_host_synic_post(struct vmb_host_part *h, uint32_t vp, uint32_t sint, uint32_t msg_type,
+			const void *payload, size_t len)
 {
 	if (vp >= h->vp_count || sint >= HV_SYNIC_SINT_COUNT || msg_type == HVMSG_NONE ||
 	    len > HV_MESSAGE_PAYLOAD_SIZE)
 		return -EINVAL;
+	struct vmb_host_vp *v = &h->vps[vp];
+	if (!h->hello_done)
+		return -ENOTCONN;
+	if (v->backlog >= VMB_HOST_PART_BACKLOG_MAX)
+		return -EAGAIN;
 	struct vmb_hmsg *m = malloc(sizeof(*m));
 	if (!m)
 		return -ENOMEM;
@@ -116,27 +122,22 @@ int vmb_host_part_send(struct vmb_host_part *h, uint32_t vp, uint32_t sint, uint
 	m->msg_type = msg_type;
 	m->size = (uint32_t)len;
 	memcpy(m->payload, payload, len);
-
-	int err = 0;
-	vmb_hlock(h);
-	struct vmb_host_vp *v = &h->vps[vp];
-	if (!h->hello_done)
-		err = -ENOTCONN;
-	else if (v->backlog >= VMB_HOST_PART_BACKLOG_MAX)
-		err = -EAGAIN;
-	if (err) {
-		vmb_hunlock(h);
-		free(m);
-		return err;
-	}
 	*v->q[sint].tail = m;
 	v->q[sint].tail = &m->next;
 	v->backlog++;
 	h->stats.messages_sent++;
 	if (flush_sint(v, sint))
 		kick(h, v, sint);
-	vmb_hunlock(h);
 	return 0;
+}
+
+int vmb_host_part_send(struct vmb_host_part *h, uint32_t vp, uint32_t sint, uint32_t msg_type,
+		       const void *payload, size_t len)
+{
+	vmb_hlock(h);
+	int err = vmb_host_synic_post(h, vp, sint, msg_type, payload, len);
+	vmb_hunlock(h);
+	return err;
 }
 
 unsigned vmb_host_part_backlog(const struct vmb_host_part *h, uint32_t vp)
@@ -233,8 +234,11 @@ int vmb_host_synic_wrmsr(struct vmb_host_part *h, uint32_t vp, uint32_t msr, uin
 {
 	if (vp >= h->vp_count)
 		return HV_STATUS_INVALID_PARAMETER;
+	int st = vmb_host_clock_wrmsr(h, vp, msr, value);
+	if (st >= 0)
+		return st;
 	struct vmb_host_vp *v = &h->vps[vp];
-	int st = set_msr(h, v, msr, value);
+	st = set_msr(h, v, msr, value);
 	if (st != HV_STATUS_SUCCESS)
 		return st;
 	flush_vp(h, v);

@@ -22,6 +22,9 @@ static size_t body_len(uint32_t type, const struct vmb_wire_msg *m)
 		return sizeof(m->u.wrmsr);
 	case VMB_WIRE_GET_PORT:
 		return sizeof(m->u.get_port);
+	case VMB_WIRE_RDMSR:
+	case VMB_WIRE_RDMSR | VMB_WIRE_REPLY:
+		return sizeof(m->u.rdmsr);
 	default:
 		return 0;
 	}
@@ -34,6 +37,7 @@ static bool known_type(uint32_t type)
 	case VMB_WIRE_POST:
 	case VMB_WIRE_WRMSR:
 	case VMB_WIRE_GET_PORT:
+	case VMB_WIRE_RDMSR:
 		return true;
 	default:
 		return false;

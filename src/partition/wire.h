@@ -25,6 +25,7 @@ enum {
 	VMB_WIRE_POST = 2,
 	VMB_WIRE_WRMSR = 3,
 	VMB_WIRE_GET_PORT = 4,
+	VMB_WIRE_RDMSR = 5,
 };
 
 struct vmb_wire_hdr {
@@ -61,6 +62,13 @@ struct vmb_wire_wrmsr {
 	uint64_t value;
 };
 
+/* Request and (successful) reply: the reply carries the value. */
+struct vmb_wire_rdmsr {
+	uint32_t vp;
+	uint32_t msr;
+	uint64_t value;
+};
+
 /* The reply carries the port's eventfd on success. */
 struct vmb_wire_get_port {
 	uint32_t conn_id;
@@ -75,6 +83,7 @@ struct vmb_wire_msg {
 		struct vmb_wire_post post;
 		struct vmb_wire_wrmsr wrmsr;
 		struct vmb_wire_get_port get_port;
+		struct vmb_wire_rdmsr rdmsr;
 	} u;
 };
 

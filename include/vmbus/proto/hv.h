@@ -44,6 +44,22 @@ enum {
 #define HV_X64_MSR_SINT0 0x40000090u
 #define HV_X64_MSR_STIMER0_CONFIG 0x400000b0u
 #define HV_X64_MSR_STIMER0_COUNT 0x400000b1u
+#define HV_X64_MSR_STIMER_CONFIG(n) (HV_X64_MSR_STIMER0_CONFIG + 2u * (n))
+#define HV_X64_MSR_STIMER_COUNT(n) (HV_X64_MSR_STIMER0_COUNT + 2u * (n))
+
+/* Synthetic timers (PROTOCOL.md 9.2): four per VP. */
+#define HV_STIMER_COUNT 4
+#define HV_STIMER_ENABLE (UINT64_C(1) << 0)
+#define HV_STIMER_PERIODIC (UINT64_C(1) << 1)
+#define HV_STIMER_LAZY (UINT64_C(1) << 2)
+#define HV_STIMER_AUTO_ENABLE (UINT64_C(1) << 3)
+#define HV_STIMER_APIC_VECTOR(c) (((c) >> 4) & 0xff)
+#define HV_STIMER_DIRECT_MODE (UINT64_C(1) << 12)
+#define HV_STIMER_SINTX(c) ((uint32_t)((c) >> 16) & 0xf)
+#define HV_STIMER_CONFIG_MASK UINT64_C(0xf1fff)
+
+/* REFERENCE_TSC MSR: bit 0 enable, bits 12-63 the page's GPA. */
+#define HV_REF_TSC_ENABLE UINT64_C(1)
 
 #define HV_SYNIC_SINT_COUNT 16
 #define HV_MESSAGE_SIZE 256
@@ -110,6 +126,24 @@ struct hv_timer_message_payload {
 	uint64_t delivery_time;
 };
 _Static_assert(sizeof(struct hv_timer_message_payload) == 24, "timer msg");
+
+/*
+ * Reference TSC page (PROTOCOL.md 9.1): reference time in 100 ns units =
+ * ((tsc * tsc_scale) >> 64) + tsc_offset with a 128-bit product. Sequence 0
+ * means "invalid: read TIME_REF_COUNT instead".
+ */
+struct hv_ref_tsc_page {
+	uint32_t tsc_sequence;
+	uint32_t reserved1;
+	uint64_t tsc_scale;
+	int64_t tsc_offset;
+	uint64_t timeline_bias;
+	uint64_t tsc_multiplier;
+	uint64_t reserved2[507];
+};
+_Static_assert(sizeof(struct hv_ref_tsc_page) == HV_PAGE_SIZE, "reference TSC page");
+_Static_assert(offsetof(struct hv_ref_tsc_page, tsc_scale) == 8, "tsc_scale");
+_Static_assert(offsetof(struct hv_ref_tsc_page, tsc_offset) == 16, "tsc_offset");
 
 /* Connection ids: low 24 bits only. */
 #define HV_CONNECTION_ID_MASK 0x00ffffffu
