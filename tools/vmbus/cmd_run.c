@@ -93,11 +93,12 @@ int cmd_run(int argc, char **argv)
 		{"help", no_argument, 0, 'h'},
 		{0, 0, 0, 0},
 	};
-	char dir[1024], sock[1100], sysfs[1100], ready[1200], ctl[1100];
+	char dir[1024], sock[1100], sysfs[1100], ready[1200], ctl[1100], run_opt[1100];
 	const char *run_dir = NULL;
-	char *host_argv[64] = {"vmbus", "host", "--socket", sock, "--ctl", ctl};
-	char *guest_argv[64] = {"vmbus", "guest", "--socket", sock, "--sysfs", sysfs};
-	int nh = 6, ng = 6, c, rc = 0;
+	/* Devices keep their files (disk images, KVP pools...) in the run dir. */
+	char *host_argv[64] = {"vmbus", "host", "--socket", sock, "--ctl", ctl, "-o", run_opt};
+	char *guest_argv[64] = {"vmbus", "guest", "--socket", sock, "--sysfs", sysfs, "-o", run_opt};
+	int nh = 8, ng = 8, c, rc = 0;
 	bool exit_when_ready = false;
 	static volatile sig_atomic_t stop;
 
@@ -129,6 +130,7 @@ int cmd_run(int argc, char **argv)
 		return 1;
 	}
 	snprintf(sock, sizeof(sock), "%s/host.sock", dir);
+	snprintf(run_opt, sizeof(run_opt), "run_dir=%s", dir);
 	snprintf(sysfs, sizeof(sysfs), "%s/sysfs", dir);
 	snprintf(ctl, sizeof(ctl), "%s/ctl.sock", dir);
 	/* Ready = the test device's driver is bound (its `driver` file exists). */

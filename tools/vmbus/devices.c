@@ -22,6 +22,18 @@ const char *vm_opt(const struct vm_opts *o, const char *key, const char *def)
 	return def;
 }
 
+const char *vm_run_dir(const struct vm_opts *o, char *buf, size_t len)
+{
+	const char *dir = vm_opt(o, "run_dir", NULL);
+
+	if (dir)
+		snprintf(buf, len, "%s", dir);
+	else
+		tool_run_dir(NULL, buf, len);
+	tool_mkdirs(buf);
+	return buf;
+}
+
 int vm_opt_add(struct vm_opts *o, const char *kv)
 {
 	if (!strchr(kv, '=') || o->n == VM_MAX_OPTS)
@@ -174,8 +186,7 @@ static const char *icb_dir(const struct vm_opts *o, const char *key, const char 
 
 	if (v)
 		return v;
-	tool_run_dir(NULL, run, sizeof(run));
-	tool_mkdirs(run);
+	vm_run_dir(o, run, sizeof(run));
 	snprintf(buf, len, "%s/%s", run, sub);
 	return buf;
 }
@@ -243,8 +254,7 @@ static int storage_host_add(struct vmb_host *h, const struct vm_opts *o)
 	int rc;
 
 	if (!disk) {
-		tool_run_dir(NULL, run, sizeof(run));
-		tool_mkdirs(run);
+		vm_run_dir(o, run, sizeof(run));
 		snprintf(spec, sizeof(spec), "%s/disk0.img,size=1G", run);
 	} else {
 		snprintf(spec, sizeof(spec), "%s", disk);

@@ -21,6 +21,8 @@ struct vm_opts {
 /* Value of key, or def when absent. */
 const char *vm_opt(const struct vm_opts *o, const char *key, const char *def);
 int vm_opt_add(struct vm_opts *o, const char *kv);
+/* The VM's run directory (-o run_dir=..., set by `vmbus run`), created. */
+const char *vm_run_dir(const struct vm_opts *o, char *buf, size_t len);
 
 struct vm_device {
 	const char *name;
