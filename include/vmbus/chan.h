@@ -102,6 +102,18 @@ void vmb_chan_set_handler(struct vmb_channel *ch, vmb_packet_fn fn, void *arg);
 void vmb_chan_interrupt(struct vmb_channel *ch);
 
 /*
+ * Adaptive signalling: once the incoming ring looks empty,
+ * vmb_chan_interrupt() keeps the interrupt masked and re-checks for up to
+ * ns nanoseconds before unmasking, so a peer that keeps sending sees the
+ * mask and does not signal (PROTOCOL.md 3.9 still holds either way). The
+ * caller's thread spins meanwhile. 0 turns it off; new channels start with
+ * VMB_CHAN_POLL_DEFAULT_NS (docs/PERFORMANCE.md has the measurements).
+ */
+#define VMB_CHAN_POLL_DEFAULT_NS 20000
+#define VMB_CHAN_POLL_MAX_NS	 1000000
+void vmb_chan_set_poll(struct vmb_channel *ch, uint32_t ns);
+
+/*
  * Poll mode: the next non-completion packet (always a private copy); data
  * valid until the next call. -EAGAIN when there is none. With no handler
  * set, packets drained by vmb_chan_interrupt() or by a waiting

@@ -106,6 +106,7 @@ int vmb_chan_create(const struct vmb_chan_config *cfg, struct vmb_channel **out)
 	ch->ops = cfg->ops;
 	ch->ops_ctx = cfg->ops_ctx;
 	ch->relid = cfg->relid;
+	atomic_init(&ch->poll_ns, VMB_CHAN_POLL_DEFAULT_NS);
 	pthread_mutex_init(&ch->tx_lock, NULL);
 	pthread_mutex_init(&ch->rx_lock, NULL);
 	pthread_mutex_init(&ch->lock, NULL);

@@ -56,6 +56,7 @@ struct vmb_channel {
 	/* Receiving: in ring, handler, buffers, backlog. */
 	pthread_mutex_t rx_lock;
 	atomic_bool rx_rerun;
+	atomic_uint poll_ns; /* adaptive signalling budget, 0 = off */
 	vmb_packet_fn handler;
 	void *handler_arg;
 	uint8_t *rxbuf;	  /* drain copy-out buffer */

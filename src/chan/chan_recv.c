@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "chan/chan_impl.h"
+#include "ring/barrier.h"
 
 static int parse_fail(struct vmb_channel *ch, const char *why)
 {
@@ -220,6 +221,34 @@ static int drain(struct vmb_channel *ch)
 	return n;
 }
 
+static bool rx_stop(struct vmb_channel *ch)
+{
+	return atomic_load(&ch->error) || atomic_load(&ch->closing) || backlog_full(ch);
+}
+
+/*
+ * The ring is drained and still masked: wait up to the poll budget for
+ * more. Data that arrives meanwhile costs the peer no signal (it sees the
+ * mask); true when there is some to drain.
+ */
+static bool poll_more(struct vmb_channel *ch)
+{
+	uint32_t ns = atomic_load_explicit(&ch->poll_ns, memory_order_relaxed);
+	struct timespec end;
+
+	if (ns == 0 || rx_stop(ch))
+		return false;
+	end = vmb_chan_deadline(ns);
+	do {
+		for (int i = 0; i < 16; i++) {
+			if (!vmb_ring_empty(&ch->in))
+				return true;
+			vmb_cpu_relax();
+		}
+	} while (!vmb_chan_expired(&end) && !atomic_load(&ch->closing));
+	return false;
+}
+
 /* Drain with the interrupt masked, then unmask and look again (3.9). */
 static int rx_service(struct vmb_channel *ch)
 {
@@ -227,8 +256,10 @@ static int rx_service(struct vmb_channel *ch)
 
 	do {
 		vmb_ring_mask(&ch->in);
-		n += drain(ch);
-	} while (vmb_ring_unmask(&ch->in) && !atomic_load(&ch->error) && !backlog_full(ch));
+		do
+			n += drain(ch);
+		while (poll_more(ch));
+	} while (vmb_ring_unmask(&ch->in) && !rx_stop(ch));
 	return n;
 }
 
@@ -265,6 +296,13 @@ void vmb_chan_interrupt(struct vmb_channel *ch)
 		pthread_cond_broadcast(&ch->tx_cv);
 	if (vmb_chan_run_rx(ch) == 0 && !waiter)
 		atomic_fetch_add(&ch->st.needless_interrupts, 1);
+}
+
+void vmb_chan_set_poll(struct vmb_channel *ch, uint32_t ns)
+{
+	if (ns > VMB_CHAN_POLL_MAX_NS)
+		ns = VMB_CHAN_POLL_MAX_NS;
+	atomic_store(&ch->poll_ns, ns);
 }
 
 void vmb_chan_set_handler(struct vmb_channel *ch, vmb_packet_fn fn, void *arg)

@@ -43,4 +43,14 @@ static inline void vmb_mb(void)
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 }
 
+/* Spin-wait hint: lets the sibling hyperthread run and saves power. */
+static inline void vmb_cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#elif defined(__aarch64__)
+	__asm__ volatile("yield" ::: "memory");
+#endif
+}
+
 #endif
