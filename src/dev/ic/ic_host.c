@@ -92,7 +92,7 @@ static void neg_done(void *arg, struct vmb_ic_host *ic, int err, const struct vm
 	if (err == 0)
 		vmb_host_log(ic->h, "%s: negotiated framework %u.%u, message %u.%u", s->name,
 			     fw.major, fw.minor, mv.major, mv.minor);
-	else
+	else if (err != -ECANCELED)
 		vmb_host_log(ic->h, "%s: version negotiation failed (%s)", s->name, strerror(-err));
 	if (s->ready)
 		s->ready(s->ctx, ic, err);
