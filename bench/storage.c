@@ -1,0 +1,302 @@
+/*
+ * Storage benchmark: storvsc -> VMBus -> storvsp -> io_uring, host and guest
+ * in one process over the real transport, beside direct io_uring on the
+ * same backing file (same flags as the host's back end) in the same run.
+ *
+ *   bench_storage [seconds per test (default 2)] [image path]
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <liburing.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "vmbus/dev/storage.h"
+#include "vmbus/dev/storvsc.h"
+
+#define DISK_BYTES (512ull << 20)
+#define MAX_QD	   32
+
+struct test {
+	const char *name;
+	bool write, random;
+	size_t bs;
+	unsigned qd;
+};
+
+static const struct test tests[] = {
+    {"4k randread  QD1 ", false, true, 4096, 1},     {"4k randread  QD32", false, true, 4096, 32},
+    {"4k randwrite QD1 ", true, true, 4096, 1},	     {"4k randwrite QD32", true, true, 4096, 32},
+    {"1M seqread   QD4 ", false, false, 1 << 20, 4}, {"1M seqwrite  QD4 ", true, false, 1 << 20, 4},
+};
+
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Next offset of a stream: random 4 KiB-aligned, or sequential wrapping. */
+static uint64_t next_off(const struct test *t, uint64_t *state)
+{
+	if (t->random) {
+		*state ^= *state << 13;
+		*state ^= *state >> 7;
+		*state ^= *state << 17;
+		return (*state % (DISK_BYTES / t->bs)) * t->bs;
+	}
+	*state = (*state + t->bs) % DISK_BYTES;
+	return *state;
+}
+
+static uint64_t seed(const struct test *t)
+{
+	return t->random ? 88172645463325252ull : DISK_BYTES - t->bs;
+}
+
+/* ---- through storvsc ---- */
+
+struct vio {
+	struct vmb_blk_io io;
+	struct run *run;
+};
+
+struct run {
+	const struct test *t;
+	struct vmb_blk *b;
+	double deadline;
+	atomic_ulong ops;
+	atomic_uint inflight;
+	atomic_int err;
+	uint64_t state;
+	pthread_mutex_t lock; /* state */
+};
+
+static void vio_done(struct vmb_blk_io *io, int status)
+{
+	struct vio *v = (struct vio *)io;
+	struct run *r = v->run;
+
+	if (status < 0)
+		atomic_store(&r->err, status);
+	atomic_fetch_add(&r->ops, 1);
+	if (status == 0 && now() < r->deadline) {
+		pthread_mutex_lock(&r->lock);
+		io->offset = next_off(r->t, &r->state);
+		pthread_mutex_unlock(&r->lock);
+		if (vmb_blk_submit(r->b, io) == 0)
+			return;
+	}
+	atomic_fetch_sub(&r->inflight, 1);
+}
+
+static double bench_vmbus(struct vmb_blk *b, const struct test *t, double secs, uint8_t *bufs)
+{
+	struct run r = {.t = t, .b = b, .state = seed(t)};
+	struct vio v[MAX_QD];
+	double t0 = now();
+
+	pthread_mutex_init(&r.lock, NULL);
+	r.deadline = t0 + secs;
+	atomic_store(&r.inflight, t->qd);
+	for (unsigned i = 0; i < t->qd; i++) {
+		v[i] = (struct vio){.run = &r};
+		v[i].io = (struct vmb_blk_io){.op = t->write ? VMB_BLK_WRITE : VMB_BLK_READ,
+					      .len = t->bs,
+					      .buf = bufs + i * t->bs,
+					      .done = vio_done};
+		pthread_mutex_lock(&r.lock);
+		v[i].io.offset = next_off(t, &r.state);
+		pthread_mutex_unlock(&r.lock);
+		if (vmb_blk_submit(b, &v[i].io) < 0)
+			atomic_fetch_sub(&r.inflight, 1);
+	}
+	while (atomic_load(&r.inflight))
+		usleep(1000);
+	pthread_mutex_destroy(&r.lock);
+	if (atomic_load(&r.err))
+		fprintf(stderr, "storvsc I/O error %d\n", atomic_load(&r.err));
+	return (double)atomic_load(&r.ops) / (now() - t0);
+}
+
+/* ---- direct io_uring ---- */
+
+static double bench_uring(int fd, const struct test *t, double secs, uint8_t *bufs)
+{
+	struct io_uring ring;
+	uint64_t state = seed(t), ops = 0;
+	double t0 = now(), deadline = t0 + secs;
+	unsigned inflight = 0;
+
+	if (io_uring_queue_init(MAX_QD * 2, &ring, 0) < 0)
+		return 0;
+	for (unsigned i = 0; i < t->qd; i++) {
+		struct io_uring_sqe *sqe = io_uring_get_sqe(&ring);
+		uint64_t off = next_off(t, &state);
+
+		if (t->write)
+			io_uring_prep_write(sqe, fd, bufs + i * t->bs, (unsigned)t->bs, off);
+		else
+			io_uring_prep_read(sqe, fd, bufs + i * t->bs, (unsigned)t->bs, off);
+		io_uring_sqe_set_data64(sqe, i);
+		inflight++;
+	}
+	io_uring_submit(&ring);
+	while (inflight) {
+		struct io_uring_cqe *cqe;
+		unsigned i;
+
+		if (io_uring_wait_cqe(&ring, &cqe) < 0)
+			break;
+		i = (unsigned)io_uring_cqe_get_data64(cqe);
+		io_uring_cqe_seen(&ring, cqe);
+		ops++;
+		inflight--;
+		if (now() < deadline) {
+			struct io_uring_sqe *sqe = io_uring_get_sqe(&ring);
+			uint64_t off = next_off(t, &state);
+
+			if (t->write)
+				io_uring_prep_write(sqe, fd, bufs + i * t->bs, (unsigned)t->bs,
+						    off);
+			else
+				io_uring_prep_read(sqe, fd, bufs + i * t->bs, (unsigned)t->bs, off);
+			io_uring_sqe_set_data64(sqe, i);
+			io_uring_submit(&ring);
+			inflight++;
+		}
+	}
+	io_uring_queue_exit(&ring);
+	return (double)ops / (now() - t0);
+}
+
+/* ---- set-up ---- */
+
+struct vm {
+	struct vmb_host *h;
+	pthread_t loop;
+	volatile sig_atomic_t stop;
+	struct vmb_guest *g;
+	struct vmb_stor_guest *sg;
+	struct vmb_blk *b;
+};
+
+static void *host_loop(void *arg)
+{
+	struct vm *vm = arg;
+
+	vmb_host_run(vm->h, &vm->stop);
+	return NULL;
+}
+
+static int vm_start(struct vm *vm, const char *dir, const char *img)
+{
+	char sock[256];
+	struct vmb_host_config hc = {.socket_path = sock, .ram_size = 512u << 20};
+	struct vmb_stor_config sc = {.instance =
+					 VMB_GUID_INIT(0xbe5c0000, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10)};
+	struct vmb_stor_disk_config dc = {.path = img};
+	struct vmb_guest_config gc = {.socket_path = sock};
+	struct vmb_stor_ctrl *ctrl;
+	int rc;
+
+	snprintf(sock, sizeof(sock), "%s/sock", dir);
+	if ((rc = vmb_host_create(&hc, &vm->h)) < 0 || (rc = vmb_stor_add(vm->h, &sc, &ctrl)) < 0 ||
+	    (rc = vmb_stor_lun_add(ctrl, 0, &dc)) < 0)
+		return rc;
+	if (pthread_create(&vm->loop, NULL, host_loop, vm) != 0)
+		return -ENOMEM;
+	if ((rc = vmb_guest_create(&gc, &vm->g)) < 0 ||
+	    (rc = vmb_stor_guest_register(vm->g, NULL, &vm->sg)) < 0 ||
+	    (rc = vmb_stor_guest_wait(vm->sg, 1, 10000)) < 0)
+		return rc;
+	rc = vmb_blk_open(vm->sg, 0, 0, 0, &vm->b);
+	if (rc == 0)
+		vmb_blk_set_queue_depth(vm->b, MAX_QD);
+	return rc;
+}
+
+static void vm_stop(struct vm *vm)
+{
+	vmb_blk_close(vm->b);
+	if (vm->g)
+		vmb_guest_destroy(vm->g);
+	vmb_stor_guest_free(vm->sg);
+	vm->stop = 1;
+	pthread_join(vm->loop, NULL);
+	vmb_host_destroy(vm->h);
+}
+
+/* Write the whole image so reads hit data, not holes. */
+static int prefill(const char *img)
+{
+	int fd = open(img, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	uint8_t *buf = malloc(1 << 20);
+
+	if (fd < 0 || !buf)
+		return -1;
+	memset(buf, 0x5a, 1 << 20);
+	for (uint64_t off = 0; off < DISK_BYTES; off += 1 << 20)
+		if (pwrite(fd, buf, 1 << 20, (off_t)off) != 1 << 20)
+			return -1;
+	fsync(fd);
+	free(buf);
+	return fd;
+}
+
+int main(int argc, char **argv)
+{
+	double secs = argc > 1 ? atof(argv[1]) : 2.0;
+	char dir[] = "/tmp/bench-storage-XXXXXX", img[256];
+	struct vm vm = {0};
+	uint8_t *vbufs, *ubufs;
+	int fd, rc;
+
+	if (!mkdtemp(dir))
+		return 1;
+	if (argc > 2)
+		snprintf(img, sizeof(img), "%s", argv[2]);
+	else
+		snprintf(img, sizeof(img), "%s/disk.img", dir);
+	fd = prefill(img);
+	if (fd < 0) {
+		perror("prefill");
+		return 1;
+	}
+	rc = vm_start(&vm, dir, img);
+	if (rc < 0) {
+		fprintf(stderr, "cannot start the VM: %s\n", strerror(-rc));
+		return 1;
+	}
+	vbufs = vmb_blk_alloc_buf(vm.b, (size_t)MAX_QD << 20);
+	ubufs = aligned_alloc(4096, (size_t)MAX_QD << 20);
+	printf("storage: %s, %.1f s per test, image %s (%llu MiB, page cache)\n",
+	       "storvsc->storvsp", secs, img, (unsigned long long)(DISK_BYTES >> 20));
+	printf("%-18s %14s %14s %7s\n", "test", "storvsc", "io_uring", "ratio");
+	for (unsigned i = 0; i < sizeof(tests) / sizeof(tests[0]); i++) {
+		const struct test *t = &tests[i];
+		double u = bench_uring(fd, t, secs, ubufs);
+		double v = bench_vmbus(vm.b, t, secs, vbufs);
+
+		if (t->bs >= (1 << 20))
+			printf("%-18s %9.0f MB/s %9.0f MB/s %6.1f%%\n", t->name,
+			       v * (double)t->bs / 1e6, u * (double)t->bs / 1e6, 100 * v / u);
+		else
+			printf("%-18s %9.0f IOPS %9.0f IOPS %6.1f%%\n", t->name, v, u, 100 * v / u);
+	}
+	vmb_blk_free_buf(vm.b, vbufs, (size_t)MAX_QD << 20);
+	free(ubufs);
+	vm_stop(&vm);
+	close(fd);
+	unlink(img);
+	rmdir(dir);
+	return 0;
+}
