@@ -277,6 +277,14 @@ int vmb_ic_guest_open(struct vmb_device *dev, const struct vmb_ic_guest_service 
 void vmb_ic_guest_close(struct vmb_ic_guest *ic);
 /* Send the reply of a deferred request with this status. -EALREADY if none. */
 int vmb_ic_guest_reply(struct vmb_ic_guest *ic, uint32_t status);
+/*
+ * Same, replacing the first body_len bytes of the deferred request's body
+ * with body first (an answer computed after the handler returned, e.g. by a
+ * user-space daemon). The message keeps its length: -EMSGSIZE when body_len
+ * exceeds the request's body, -EALREADY if nothing is deferred.
+ */
+int vmb_ic_guest_reply_body(struct vmb_ic_guest *ic, uint32_t status, const void *body,
+			    uint32_t body_len);
 /* Negotiated versions; false before negotiation. */
 bool vmb_ic_guest_versions(struct vmb_ic_guest *ic, struct ic_version *fw,
 			   struct ic_version *msgver);

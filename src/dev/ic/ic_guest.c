@@ -111,29 +111,45 @@ static void on_packet(void *arg, struct vmb_channel *ch, const struct vmb_packet
 
 int vmb_ic_guest_reply(struct vmb_ic_guest *ic, uint32_t status)
 {
+	return vmb_ic_guest_reply_body(ic, status, NULL, 0);
+}
+
+int vmb_ic_guest_reply_body(struct vmb_ic_guest *ic, uint32_t status, const void *body,
+			    uint32_t body_len)
+{
 	struct vmb_ic_msg m;
 	uint8_t *copy;
 	size_t len;
 	uint64_t tid;
-	int rc;
+	int rc = 0;
 
 	pthread_mutex_lock(&ic->lock);
 	if (!ic->sm.deferred) {
 		pthread_mutex_unlock(&ic->lock);
 		return -EALREADY;
 	}
-	ic->sm.deferred = false;
 	len = ic->pending_len;
 	tid = ic->pending_tid;
 	copy = malloc(len);
 	if (copy) {
 		memcpy(copy, ic->pending, len);
-		/* Parsed when deferred: the service may have edited the body only. */
+		/* Parsed when deferred: only the body can differ. */
 		rc = vmb_ic_parse(copy, len, &m);
+		if (rc == 0 && body_len > m.body_len)
+			rc = -EMSGSIZE;
+		if (rc == 0 && body_len)
+			memcpy(m.body, body, body_len);
 		if (rc == 0)
 			finish(copy, &m, status);
 	}
+	/* A refused body leaves the request deferred: the caller can still answer it. */
+	if (rc == 0)
+		ic->sm.deferred = false;
 	pthread_mutex_unlock(&ic->lock);
+	if (rc < 0) {
+		free(copy);
+		return rc;
+	}
 	if (!copy)
 		return -ENOMEM;
 	rc = vmb_chan_send(ic->ch, copy, len, tid, 0);
