@@ -177,6 +177,7 @@ void vmb_host_ctl_init(struct vmb_host *h)
 	vmb_host_ctl_register(h, "help", "list the commands", ctl_help, h);
 	vmb_host_ctl_register(h, "stats", "host counters (channels, GPADLs, mappings, signals)",
 			      ctl_stats, h);
+	vmb_host_clock_ctl_init(h);
 }
 
 void vmb_host_ctl_fini(struct vmb_host *h)

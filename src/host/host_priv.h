@@ -77,5 +77,6 @@ void vmb_host_vsp_released(struct vmb_host *h, struct vmb_server_channel *sch);
 uint64_t vmb_host_now_ns(void);
 void vmb_host_ctl_init(struct vmb_host *h);
 void vmb_host_ctl_fini(struct vmb_host *h);
+void vmb_host_clock_ctl_init(struct vmb_host *h); /* host_clock.c */
 
 #endif
