@@ -252,13 +252,16 @@ static bool poll_more(struct vmb_channel *ch)
 /* Drain with the interrupt masked, then unmask and look again (3.9). */
 static int rx_service(struct vmb_channel *ch)
 {
-	int n = flush_backlog(ch);
+	int n = flush_backlog(ch), k;
 
 	do {
 		vmb_ring_mask(&ch->in);
-		do
-			n += drain(ch);
-		while (poll_more(ch));
+		/* Poll only after real work: an interrupt that only freed ring
+		 * space for our sender should not burn the sender's CPU. */
+		do {
+			k = drain(ch);
+			n += k;
+		} while (k > 0 && poll_more(ch));
 	} while (vmb_ring_unmask(&ch->in) && !rx_stop(ch));
 	return n;
 }
