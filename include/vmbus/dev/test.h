@@ -13,6 +13,8 @@
  *             complete with the sum in `seq`
  *   STATS     complete with struct vmb_test_stats
  *   SUBCHAN   offer `count` sub-channels of this device
+ *   POLL      set this channel's adaptive-signalling budget to `size` ns
+ *             (vmb_chan_set_poll) and complete; benchmarks use it
  */
 #ifndef VMBUS_DEV_TEST_H
 #define VMBUS_DEV_TEST_H
@@ -33,6 +35,7 @@ enum vmb_test_op {
 	VMB_TEST_GPA_SUM = 6,
 	VMB_TEST_STATS = 7,
 	VMB_TEST_SUBCHAN = 8,
+	VMB_TEST_POLL = 9,
 };
 
 struct vmb_test_hdr {

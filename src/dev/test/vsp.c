@@ -135,6 +135,10 @@ static void handle(void *arg, struct vmb_channel *ch, const struct vmb_packet *p
 		vmb_vsp_offer_subchannels(tc->t->v, req.count);
 		vmb_chan_complete(ch, pkt->trans_id, &req, sizeof(req));
 		break;
+	case VMB_TEST_POLL:
+		vmb_chan_set_poll(ch, req.size);
+		vmb_chan_complete(ch, pkt->trans_id, &req, sizeof(req));
+		break;
 	default:
 		vmb_chan_fail(ch, "unknown test operation");
 	}
