@@ -101,7 +101,7 @@ static bool earliest(const struct vmb_host_part *h, uint64_t *deadline)
 void vmb_host_stimer_rearm(struct vmb_host_part *h)
 {
 	struct itimerspec its;
-	uint64_t deadline;
+	uint64_t deadline = 0;
 
 	memset(&its, 0, sizeof(its));
 	if (earliest(h, &deadline)) {
