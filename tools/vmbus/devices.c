@@ -157,7 +157,7 @@ static void ic_guest_free(void *state)
 	free(s);
 }
 
-/* ---- KVP, VSS, fcopy: kvp.pool_dir, vss.freeze_cmd/thaw_cmd/timeout_ms, fcopy.root ---- */
+/* ---- KVP, VSS, fcopy: kvp.pool_dir, kvp.fuse_dir, vss.freeze_cmd/thaw_cmd/timeout_ms, fcopy.root ---- */
 
 static int icb_host_add(struct vmb_host *h, const struct vm_opts *o)
 {
@@ -196,7 +196,8 @@ static int icb_guest_register(struct vmb_guest *g, const struct vm_opts *o, void
 	struct icb_guest_state *s = calloc(1, sizeof(*s));
 	char pool[1100], root[1100];
 	struct vmb_kvp_guest_config kc = {
-		.pool_dir = icb_dir(o, "kvp.pool_dir", "kvp", pool, sizeof(pool))};
+		.pool_dir = icb_dir(o, "kvp.pool_dir", "kvp", pool, sizeof(pool)),
+		.fuse_dir = vm_opt(o, "kvp.fuse_dir", NULL)};
 	struct vmb_vss_guest_config vc = {
 		.freeze_cmd = vm_opt(o, "vss.freeze_cmd", NULL),
 		.thaw_cmd = vm_opt(o, "vss.thaw_cmd", NULL),

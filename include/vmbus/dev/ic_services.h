@@ -176,6 +176,49 @@ int vmb_kvp_store_enum(struct vmb_kvp_store *s, unsigned pool, uint32_t index, c
  */
 uint32_t vmb_kvp_guest_answer(struct vmb_kvp_store *s, void *body, size_t len);
 
+/* ---- the Linux kernel <-> hv_kvp_daemon interface (uapi/linux/hyperv.h) ---- */
+
+#define KVP_OP_REGISTER	 4   /* legacy daemons: "no more items" is an empty key */
+#define KVP_OP_REGISTER1 100 /* the daemon puts its HRESULT in msg.error */
+/* The version string the kernel hands a registering daemon. */
+#define VMB_KVP_DRV_VERSION "3.1"
+
+/* What read() and write() on /dev/vmbus/hv_kvp carry, strings in UTF-8. */
+struct hv_kvp_msg {
+	union {
+		struct hv_kvp_hdr kvp_hdr;
+		int32_t error;
+	} __attribute__((packed));
+	union {
+		struct hv_kvp_exchg_msg_value rec; /* kvp_get, kvp_set */
+		struct {
+			uint32_t key_size;
+			uint8_t key[HV_KVP_EXCHANGE_MAX_KEY_SIZE];
+		} __attribute__((packed)) del;
+		struct {
+			uint32_t index;
+			struct hv_kvp_exchg_msg_value data;
+		} __attribute__((packed)) en;
+		uint8_t ip_val[sizeof(struct hv_kvp_ip_msg) - 2];
+		uint8_t version[HV_KVP_EXCHANGE_MAX_KEY_SIZE]; /* kvp_register */
+	} __attribute__((packed)) body;
+} __attribute__((packed));
+_Static_assert(sizeof(struct hv_kvp_msg) == 7430, "hv_kvp_msg");
+
+/*
+ * Translate a host request body (wire, UTF-16) into the message the daemon
+ * reads. GET/SET/DELETE/ENUMERATE only: -EOPNOTSUPP for the IP-info
+ * operations (answered by the guest itself), vmb_kvp_decode() errors for a
+ * malformed body.
+ */
+int vmb_kvp_daemon_request(const void *body, size_t len, struct hv_kvp_msg *out);
+/*
+ * Fold the daemon's answer d into the host request body (rewritten in place
+ * as the response) and return the HRESULT for the host. reg_op is what the
+ * daemon registered with (KVP_OP_REGISTER1 or the legacy KVP_OP_REGISTER).
+ */
+uint32_t vmb_kvp_daemon_answer(const struct hv_kvp_msg *d, int reg_op, void *body, size_t len);
+
 /* ==== VSS (icmsgtype 5) ==== */
 
 enum hv_vss_op {
@@ -318,6 +361,12 @@ int vmb_kvp_host_request(struct vmb_kvp_host *kh, const struct vmb_kvp_req *r, i
 /* Guest: the KVP driver, pools in pool_dir (daemon file format). */
 struct vmb_kvp_guest_config {
 	const char *pool_dir;
+	/*
+	 * When set, DIR/hv_kvp is the Linux kernel's daemon device (FUSE): a
+	 * registered hv_kvp_daemon answers GET/SET/DELETE/ENUMERATE instead of
+	 * the pool files above. -ENOTSUP without libfuse3.
+	 */
+	const char *fuse_dir;
 };
 struct vmb_kvp_guest;
 int vmb_kvp_guest_register(struct vmb_guest *g, const struct vmb_kvp_guest_config *cfg,
