@@ -157,7 +157,8 @@ static void ic_guest_free(void *state)
 	free(s);
 }
 
-/* ---- KVP, VSS, fcopy: kvp.pool_dir, kvp.fuse_dir, vss.freeze_cmd/thaw_cmd/timeout_ms, fcopy.root ---- */
+/* ---- KVP, VSS, fcopy: kvp.pool_dir, kvp.fuse_dir, vss.freeze_cmd/thaw_cmd/timeout_ms,
+ * fcopy.root ---- */
 
 static int icb_host_add(struct vmb_host *h, const struct vm_opts *o)
 {
