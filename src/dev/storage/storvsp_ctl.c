@@ -62,9 +62,24 @@ int vmb_stor_parse_disk(char *spec, struct vmb_stor_disk_config *d)
 	return 0;
 }
 
+/* A LUN number: decimal or 0x hex, nothing after it, below 256. */
+static int parse_lun(const char *s, unsigned *out)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(s, &end, 0);
+	if (end == s || *end || errno || *s == '-' || v >= VMB_SCSI_MAX_LUNS)
+		return -EINVAL;
+	*out = (unsigned)v;
+	return 0;
+}
+
 static int ctl_add(struct vmb_stor_ctrl *c, int argc, char **argv, FILE *out)
 {
 	struct vmb_stor_disk_config d = {.path = argv[0], .unmap = true};
+	unsigned n;
 	int lun = -1, rc;
 
 	for (int i = 1; i < argc; i++) {
@@ -73,9 +88,11 @@ static int ctl_add(struct vmb_stor_ctrl *c, int argc, char **argv, FILE *out)
 		} else if (!strcmp(argv[i], "--direct")) {
 			d.direct = true;
 		} else if (!strcmp(argv[i], "--lun") && i + 1 < argc) {
-			lun = atoi(argv[++i]);
-			if (lun < 0)
+			if (parse_lun(argv[++i], &n) < 0) {
+				fprintf(out, "bad LUN %s\n", argv[i]);
 				return -EINVAL;
+			}
+			lun = (int)n;
 		} else if (!strcmp(argv[i], "--size") && i + 1 < argc) {
 			if (vmb_stor_parse_size(argv[++i], &d.size) < 0)
 				return -EINVAL;
@@ -86,7 +103,9 @@ static int ctl_add(struct vmb_stor_ctrl *c, int argc, char **argv, FILE *out)
 	}
 	rc = vmb_stor_lun_add(c, lun, &d);
 	if (rc < 0) {
-		fprintf(out, "disk add %s: %s\n", d.path, strerror(-rc));
+		/* flock() refused: another LUN or another VM has the image. */
+		fprintf(out, "disk add %s: %s\n", d.path,
+			rc == -EWOULDBLOCK ? "image in use" : strerror(-rc));
 		return rc;
 	}
 	fprintf(out, "lun %d\n", rc);
@@ -102,10 +121,11 @@ static int ctl_disk(void *ctx, int argc, char **argv, FILE *out)
 	if (argc >= 3 && !strcmp(argv[1], "add"))
 		return ctl_add(c, argc - 2, argv + 2, out);
 	if (argc == 3 && !strcmp(argv[1], "remove")) {
-		char *end;
-		unsigned long lun = strtoul(argv[2], &end, 0);
+		unsigned lun;
 
-		rc = *end ? -EINVAL : vmb_stor_lun_remove(c, (unsigned)lun);
+		rc = parse_lun(argv[2], &lun);
+		if (rc == 0)
+			rc = vmb_stor_lun_remove(c, lun);
 		if (rc < 0)
 			fprintf(out, "disk remove %s: %s\n", argv[2], strerror(-rc));
 		return rc;
