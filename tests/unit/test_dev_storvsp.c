@@ -275,6 +275,44 @@ static void test_malformed(void **state)
 	assert_int_equal(r->vm_srb.srb_status, SRB_STATUS_SUCCESS);
 }
 
+/* Fields a guest controls but the host must not take from it. */
+static void test_guest_fields(void **state)
+{
+	struct env *e = *state;
+	struct vstor_packet p = srb(0x00, UNKNOWN_TYPE, 0), *r;
+	struct {
+		uint32_t reserved, count;
+		struct vmbus_gpa_range_hdr h1;
+		uint64_t pfn1;
+		struct vmbus_gpa_range_hdr h2;
+		uint64_t pfn2;
+	} two = {0, 2, {4096, 0}, 2, {512, 0}, 3};
+
+	init(e);
+	/* The request's status is not echoed in the completion. */
+	p.status = 0xdeadbeef;
+	r = send_pkt(e, VM_PKT_DATA_INBAND, NULL, 0, &p, sizeof(p));
+	assert_int_equal(r->vm_srb.srb_status, SRB_STATUS_SUCCESS);
+	assert_int_equal(r->status, 0);
+	/* Ranges adding up to more than the transfer length. */
+	p = srb(0x28, READ_TYPE, 4096);
+	p.vm_srb.cdb[8] = 8;
+	r = send_pkt(e, VM_PKT_DATA_USING_GPA_DIRECT, &two, sizeof(two), &p, sizeof(p));
+	assert_int_equal(r->vm_srb.srb_status, SRB_STATUS_INVALID_REQUEST);
+	/* A channel with too many requests at the disk answers TASK SET FULL... */
+	e->sc->inflight = STOR_MAX_INFLIGHT;
+	p = srb(0x00, UNKNOWN_TYPE, 0);
+	r = send_pkt(e, VM_PKT_DATA_INBAND, NULL, 0, &p, sizeof(p));
+	assert_int_equal(r->vm_srb.scsi_status, SAM_STAT_TASK_SET_FULL);
+	assert_int_equal(r->vm_srb.srb_status, SRB_STATUS_ERROR);
+	assert_int_equal(e->sc->inflight, STOR_MAX_INFLIGHT);
+	/* ...and serves requests again once they complete. */
+	e->sc->inflight = 0;
+	r = send_pkt(e, VM_PKT_DATA_INBAND, NULL, 0, &p, sizeof(p));
+	assert_int_equal(r->vm_srb.srb_status, SRB_STATUS_SUCCESS);
+	assert_int_equal(r->vm_srb.scsi_status, SAM_STAT_GOOD);
+}
+
 static void test_io(void **state)
 {
 	struct env *e = *state;
@@ -340,6 +378,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_init_sequence, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_srb_before_init, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_malformed, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_guest_fields, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_io, setup, teardown),
 	};
 

@@ -22,6 +22,7 @@
 /* SAM status */
 #define SAM_STAT_GOOD		 0x00
 #define SAM_STAT_CHECK_CONDITION 0x02
+#define SAM_STAT_TASK_SET_FULL	 0x28
 
 /* Sense keys */
 #define SENSE_NO_SENSE	      0x0

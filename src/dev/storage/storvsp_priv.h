@@ -11,6 +11,8 @@
 
 #define STOR_MAX_CHANNELS 65 /* primary + 64 sub-channels */
 #define STOR_MAX_IOV	  160
+/* Requests one channel may have at the disk; more get TASK SET FULL. */
+#define STOR_MAX_INFLIGHT 1024
 
 enum stor_state {
 	STOR_START,

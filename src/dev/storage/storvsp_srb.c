@@ -54,6 +54,9 @@ static int map_ranges(struct stor_req *r, const struct vmb_packet *pkt, uint32_t
 	while ((rc = vmb_range_next(&it, &g)) == 1) {
 		uint32_t done = 0;
 
+		/* Bounds the walk below by the transfer length, not the guest's byte_count. */
+		if (g.len > dtl - total)
+			return -1;
 		for (uint32_t i = 0; i < g.pfn_count && done < g.len; i++) {
 			uint32_t off = i ? 0 : g.offset, n = HV_PAGE_SIZE - off;
 			void *p;
@@ -94,6 +97,8 @@ void vmb_stor_finish(struct stor_req *r)
 
 	r->pkt.operation = VSTOR_OPERATION_COMPLETE_IO;
 	r->pkt.flags = 0;
+	/* The request's status field is the guest's: never echo it back. */
+	r->pkt.status = VSTOR_STATUS_SUCCESS;
 	srb->scsi_status = cmd->status;
 	memset(srb->sense_data, 0, sizeof(srb->sense_data));
 	if (cmd->status == SAM_STAT_GOOD) {
@@ -126,6 +131,18 @@ static void bad_srb(struct stor_req *r, uint32_t status, uint8_t srb_status, con
 	r->pkt.vm_srb.data_transfer_length = 0;
 	r->sc->reply(r->sc->reply_arg, r->trans_id, &r->pkt, r->reply_len);
 	release(r);
+}
+
+/*
+ * Too many requests at the disk: the guest's midlayer backs off and
+ * retries on TASK SET FULL. Replying from here also stops this channel's
+ * ring from being drained while the completion ring is full, which bounds
+ * what a guest that never reads its completions can make us allocate.
+ */
+static void queue_full(struct stor_req *r)
+{
+	r->cmd = (struct vmb_scsi_cmd){.status = SAM_STAT_TASK_SET_FULL};
+	vmb_stor_finish(r);
 }
 
 static void io_done(struct vmb_disk_io *io, int res);
@@ -266,7 +283,8 @@ void vmb_stor_execute_srb(struct stor_chan *sc, const struct vmb_packet *pkt,
 {
 	struct vmb_stor_ctrl *c = sc->c;
 	struct stor_req *r = calloc(1, sizeof(*r));
-	bool ready;
+	uint16_t version;
+	bool ready, full;
 
 	if (!r)
 		return;
@@ -276,10 +294,12 @@ void vmb_stor_execute_srb(struct stor_chan *sc, const struct vmb_packet *pkt,
 	r->pkt = *vp;
 	pthread_mutex_lock(&c->lock);
 	ready = c->state == STOR_READY;
+	version = c->version;
+	full = sc->inflight >= STOR_MAX_INFLIGHT;
 	sc->inflight++;
 	pthread_mutex_unlock(&c->lock);
 	/* Pre-Win8 SRBs end before the extension; what follows is not ours. */
-	if (c->version < VMSTOR_PROTO_VERSION_WIN8)
+	if (version < VMSTOR_PROTO_VERSION_WIN8)
 		memset((uint8_t *)&r->pkt.vm_srb + VMSCSI_REQUEST_SIZE_PRE_WIN8, 0,
 		       VMSCSI_REQUEST_SIZE_WIN8 - VMSCSI_REQUEST_SIZE_PRE_WIN8);
 	r->sense_cap = r->pkt.vm_srb.sense_info_length < STORVSC_SENSE_BUFFER_SIZE
@@ -291,5 +311,7 @@ void vmb_stor_execute_srb(struct stor_chan *sc, const struct vmb_packet *pkt,
 	if (pkt->len < VSTOR_PACKET_HDR_SIZE + VMSCSI_REQUEST_SIZE_PRE_WIN8)
 		return bad_srb(r, VSTOR_STATUS_INVALID_PARAMETER, SRB_STATUS_INVALID_REQUEST,
 			       "truncated SRB");
+	if (full)
+		return queue_full(r);
 	execute(r, pkt);
 }
