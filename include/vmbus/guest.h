@@ -47,6 +47,11 @@ int vmb_guest_register_driver(struct vmb_guest *g, const struct vmb_driver *drv)
 int vmb_guest_wait(struct vmb_guest *g);
 void vmb_guest_stop(struct vmb_guest *g);
 uint32_t vmb_guest_version(const struct vmb_guest *g);
+/*
+ * The partition's reference time (TIME_REF_COUNT, 100 ns units) read from
+ * the reference TSC page, or from the host when the page is invalid.
+ */
+uint64_t vmb_guest_ref_time(struct vmb_guest *g);
 /* Number of VPs (storvsc/netvsc open one channel per VP). */
 uint32_t vmb_guest_vp_count(const struct vmb_guest *g);
 void vmb_guest_log(struct vmb_guest *g, const char *fmt, ...)

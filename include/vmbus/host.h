@@ -78,6 +78,8 @@ void vmb_vsp_unmap_gpadl(struct vmb_vsp *v, struct vmb_mapping *m);
 struct vmb_host *vmb_vsp_host(const struct vmb_vsp *v);
 /* Guest RAM for GPA-direct data. */
 void *vmb_host_gpa(struct vmb_host *h, uint64_t gpa, size_t len);
+/* The partition's reference time (TIME_REF_COUNT): 100 ns units. */
+uint64_t vmb_host_ref_time(struct vmb_host *h);
 
 /*
  * Control commands (`vmbus ctl NAME ARGS...`), served on a Unix socket by a

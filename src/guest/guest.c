@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "guest/guest_priv.h"
+#include "vmbus/clock.h"
 #include "vmbus/trace.h"
 
 #define VMB_GUEST_TIMEOUT_MS 10000
@@ -128,6 +129,9 @@ static int start_threads(struct vmb_guest *g)
 			return -EAGAIN;
 		g->sysfs_started = true;
 	}
+	/* Like Linux, map the reference TSC page so time reads stay local. */
+	if (vmb_guest_clock_enable(g->part) < 0)
+		vmb_guest_log(g, "no reference TSC page: time reads go to the host");
 	return vmb_guest_part_start(g->part);
 }
 
@@ -319,4 +323,13 @@ uint32_t vmb_guest_version(const struct vmb_guest *g)
 uint32_t vmb_guest_vp_count(const struct vmb_guest *g)
 {
 	return g->vp_count;
+}
+
+uint64_t vmb_guest_ref_time(struct vmb_guest *g)
+{
+	uint64_t t = 0;
+
+	/* Only fails when the host is gone; 0 then reads as "no time". */
+	vmb_clock_ref_time(g->part, &t);
+	return t;
 }

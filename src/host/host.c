@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "host/host_priv.h"
+#include "vmbus/clock.h"
 
 uint64_t vmb_host_now_ns(void)
 {
@@ -246,6 +247,11 @@ int vmb_host_run(struct vmb_host *h, volatile sig_atomic_t *stop)
 void *vmb_host_gpa(struct vmb_host *h, uint64_t gpa, size_t len)
 {
 	return vmb_host_part_gpa(h->part, gpa, len);
+}
+
+uint64_t vmb_host_ref_time(struct vmb_host *h)
+{
+	return vmb_host_part_ref_time(h->part);
 }
 
 void vmb_host_get_stats(struct vmb_host *h, struct vmb_host_stats *st)

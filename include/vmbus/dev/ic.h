@@ -419,8 +419,6 @@ uint32_t vmb_sd_guest_decide(bool allow, const uint8_t *body, uint32_t body_len,
 
 /* Host clock as the wire carries it: 100 ns units since 1601. */
 uint64_t vmb_ts_wall_now(void);
-/* The guest reference counter (TIME_REF_COUNT): 100 ns units, monotonic. */
-uint64_t vmb_ts_ref_now(void);
 
 struct vmb_ts_host;
 struct vmb_ts_host_config {

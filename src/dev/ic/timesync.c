@@ -4,10 +4,10 @@
  * on a sample also carries the guest reference counter read when the host
  * sampled its clock, so the guest can account for delivery latency.
  *
- * Our simulated partition has no reference counter of its own yet: both
- * ends read CLOCK_MONOTONIC (same machine), which is what TIME_REF_COUNT
- * is for a real guest, a monotonic 10 MHz count shared with the host.
- * The guest never touches the machine's clock; it keeps an offset.
+ * The reference counter is the partition's (TIME_REF_COUNT, the reference
+ * TSC page): the host reads it when it samples its clock, the guest when
+ * the sample arrives. The guest never touches the machine's clock; it
+ * keeps an offset.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -35,11 +35,6 @@ static uint64_t ts_100ns(clockid_t clk)
 uint64_t vmb_ts_wall_now(void)
 {
 	return ts_100ns(CLOCK_REALTIME) + VMB_WLTIMEDELTA;
-}
-
-uint64_t vmb_ts_ref_now(void)
-{
-	return ts_100ns(CLOCK_MONOTONIC);
 }
 
 /* ---- host ---- */
@@ -72,7 +67,7 @@ static void ts_send(struct vmb_ts_host *th, struct vmb_ic_host *ic, uint8_t flag
 	if (mv.major >= 4) {
 		struct ictimesync_ref_data d = {.flags = flags};
 
-		d.vmreferencetime = vmb_ts_ref_now();
+		d.vmreferencetime = vmb_host_ref_time(vmb_ic_host_host(ic));
 		d.parenttime = vmb_ts_wall_now();
 		vmb_ic_host_request(ic, &d, VMB_TS_REF_BODY, TS_REPLY_TIMEOUT_MS, ts_done, th);
 	} else {
@@ -219,7 +214,7 @@ static int ts_request(void *ctx, struct vmb_ic_guest *ic, struct vmb_ic_msg *m, 
 	int rc;
 
 	(void)ic;
-	rc = vmb_ts_parse_sample(m->body, m->body_len, m->hdr.icvermsg, vmb_ts_ref_now(),
+	rc = vmb_ts_parse_sample(m->body, m->body_len, m->hdr.icvermsg, vmb_guest_ref_time(tg->g),
 				 vmb_ts_wall_now(), &s);
 	if (rc < 0) {
 		vmb_guest_log(tg->g, "timesync: malformed sample (%u bytes) rejected", m->body_len);
