@@ -12,7 +12,8 @@ struct test_chan {
 	struct vmb_channel *ch;
 	struct vmb_test_stats st;
 	pthread_t streamer;
-	bool streaming;
+	bool streaming;    /* a streamer thread exists (join it) */
+	bool stream_done;  /* it finished (atomic: set by the streamer) */
 	struct vmb_test_hdr stream_req;
 };
 
@@ -46,6 +47,7 @@ static void *stream_main(void *arg)
 	vmb_chan_send(tc->ch, h, sizeof(*h), 0, 0);
 out:
 	free(buf);
+	__atomic_store_n(&tc->stream_done, true, __ATOMIC_RELEASE);
 	return NULL;
 }
 
@@ -60,6 +62,7 @@ static void start_stream(struct test_chan *tc, const struct vmb_test_hdr *req)
 		return;
 	}
 	tc->stream_req = *req;
+	tc->stream_done = false;
 	tc->streaming = pthread_create(&tc->streamer, NULL, stream_main, tc) == 0;
 }
 
@@ -175,7 +178,8 @@ static void test_close(void *dev, struct vmb_vsp *v, uint16_t sub, struct vmb_ch
 	t->chans[sub] = NULL;
 	if (tc->streaming) {
 		/* A streamer may wait for ring space the guest will never free. */
-		vmb_chan_fail(ch, "closed while streaming");
+		if (!__atomic_load_n(&tc->stream_done, __ATOMIC_ACQUIRE))
+			vmb_chan_shutdown(ch);
 		pthread_join(tc->streamer, NULL);
 	}
 	free(tc);
