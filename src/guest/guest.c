@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "guest/guest_priv.h"
+#include "util/deadline.h"
 #include "vmbus/clock.h"
 #include "vmbus/trace.h"
 
@@ -34,22 +35,11 @@ bool vmb_guest_host_gone(const struct vmb_guest *g)
 	return atomic_load(&g->host_down);
 }
 
-static void deadline_after(struct timespec *ts, int ms)
-{
-	clock_gettime(CLOCK_MONOTONIC, ts);
-	ts->tv_sec += ms / 1000;
-	ts->tv_nsec += (long)(ms % 1000) * 1000000L;
-	if (ts->tv_nsec >= 1000000000L) {
-		ts->tv_sec++;
-		ts->tv_nsec -= 1000000000L;
-	}
-}
-
 int vmb_guest_wait_until(struct vmb_guest *g, bool (*done)(void *), void *arg)
 {
 	struct timespec dl;
 
-	deadline_after(&dl, g->timeout_ms);
+	vmb_deadline_after(&dl, CLOCK_MONOTONIC, g->timeout_ms);
 	while (!done(arg)) {
 		if (vmb_guest_host_gone(g))
 			return -EPIPE;

@@ -12,6 +12,7 @@
 
 #include "dev/storage/storvsc_priv.h"
 #include "vmbus/proto/guid.h"
+#include "util/deadline.h"
 
 /* Linux's list (storvsc_drv.c protocol_version[]), newest first. */
 static const uint16_t stor_versions[] = {
@@ -399,13 +400,7 @@ int vmb_stor_guest_wait(struct vmb_stor_guest *sg, unsigned n, int timeout_ms)
 	struct timespec dl;
 	int rc = 0;
 
-	clock_gettime(CLOCK_REALTIME, &dl);
-	dl.tv_sec += timeout_ms / 1000;
-	dl.tv_nsec += (long)(timeout_ms % 1000) * 1000000;
-	if (dl.tv_nsec >= 1000000000) {
-		dl.tv_sec++;
-		dl.tv_nsec -= 1000000000;
-	}
+	vmb_deadline_after(&dl, CLOCK_REALTIME, timeout_ms);
 	pthread_mutex_lock(&sg->lock);
 	while (rc == 0 && vmb_stor_guest_luns_locked(sg, NULL, 0) < n)
 		rc = pthread_cond_timedwait(&sg->cond, &sg->lock, &dl);

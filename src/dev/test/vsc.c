@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "vmbus/dev/test.h"
+#include "util/deadline.h"
 
 #define TEST_RING_BYTES (64u * 1024)
 #define TEST_MAX_DEVS 64
@@ -268,13 +269,7 @@ int vmb_test_guest_wait(struct vmb_test_guest *tg, unsigned n, int timeout_ms)
 	struct timespec dl;
 	int rc = 0;
 
-	clock_gettime(CLOCK_REALTIME, &dl);
-	dl.tv_sec += timeout_ms / 1000;
-	dl.tv_nsec += (long)(timeout_ms % 1000) * 1000000;
-	if (dl.tv_nsec >= 1000000000) {
-		dl.tv_sec++;
-		dl.tv_nsec -= 1000000000;
-	}
+	vmb_deadline_after(&dl, CLOCK_REALTIME, timeout_ms);
 	pthread_mutex_lock(&tg->lock);
 	while (tg->ndevs < n && rc == 0)
 		rc = pthread_cond_timedwait(&tg->cond, &tg->lock, &dl);
