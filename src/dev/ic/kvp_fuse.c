@@ -239,7 +239,6 @@ int kvpd_fuse_start(struct kvpd *d, const char *dir, struct kvpd_fuse **out)
 		kf_free(f);
 		return -ENOTSUP;
 	}
-	f->dev = stat(dir, &st) == 0 ? st.st_dev : 0;
 	kvpd_set_wake(d, kf_wake, f);
 	if (pthread_create(&f->thread, NULL, kf_loop, f) != 0) {
 		kvpd_set_wake(d, NULL, NULL);
@@ -247,6 +246,8 @@ int kvpd_fuse_start(struct kvpd *d, const char *dir, struct kvpd_fuse **out)
 		kf_free(f);
 		return -ENOMEM;
 	}
+	/* Only now: stat() of the mount root is answered by the loop. */
+	f->dev = stat(dir, &st) == 0 ? st.st_dev : 0;
 	*out = f;
 	return 0;
 }
