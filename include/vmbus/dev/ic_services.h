@@ -199,11 +199,16 @@ struct hv_kvp_msg {
 			uint32_t index;
 			struct hv_kvp_exchg_msg_value data;
 		} __attribute__((packed)) en;
-		uint8_t ip_val[sizeof(struct hv_kvp_ip_msg) - 2];
+		/*
+		 * kvp_ip_val is 7426 bytes, but Linux's body union is not packed:
+		 * its u32 members round it up to 7428, so read() and write()
+		 * carry 7432 bytes.
+		 */
+		uint8_t ip_val[sizeof(struct hv_kvp_ip_msg)];
 		uint8_t version[HV_KVP_EXCHANGE_MAX_KEY_SIZE]; /* kvp_register */
 	} __attribute__((packed)) body;
 } __attribute__((packed));
-_Static_assert(sizeof(struct hv_kvp_msg) == 7430, "hv_kvp_msg");
+_Static_assert(sizeof(struct hv_kvp_msg) == 7432, "hv_kvp_msg (as the daemon writes it)");
 
 /*
  * Translate a host request body (wire, UTF-16) into the message the daemon

@@ -184,8 +184,10 @@ int kvpd_write(struct kvpd *d, const void *buf, size_t len)
 		answer(d, d->ic, status);
 	}
 	pthread_mutex_unlock(&d->lock);
-	if (rc == 0 && registering)
+	if (rc == 0 && registering) {
 		wake(d);
+		return 1;
+	}
 	return rc;
 }
 

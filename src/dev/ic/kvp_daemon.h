@@ -36,7 +36,10 @@ bool kvpd_attached(struct kvpd *d);
 
 /* Device file: open (-EBUSY when open), write, read, release. */
 int kvpd_open(struct kvpd *d);
-/* A registration or an answer of sizeof(struct hv_kvp_msg) bytes: 0 or -EINVAL. */
+/*
+ * A registration or an answer of sizeof(struct hv_kvp_msg) bytes: 1 when it
+ * registered the daemon, 0 for an answer, -EINVAL.
+ */
 int kvpd_write(struct kvpd *d, const void *buf, size_t len);
 /* The next message for the daemon: 0, or -EAGAIN when none waits. */
 int kvpd_take(struct kvpd *d, struct hv_kvp_msg *out);
@@ -50,7 +53,7 @@ void kvpd_release(struct kvpd *d);
  * without libfuse3 or /dev/fuse.
  */
 struct kvpd_fuse;
-int kvpd_fuse_start(struct kvpd *d, const char *dir, struct kvpd_fuse **out);
+int kvpd_fuse_start(struct kvpd *d, struct vmb_guest *g, const char *dir, struct kvpd_fuse **out);
 void kvpd_fuse_stop(struct kvpd_fuse *f);
 
 #endif

@@ -27,6 +27,7 @@
 
 struct kvpd_fuse {
 	struct kvpd *d;
+	struct vmb_guest *g; /* for its log */
 	struct fuse_session *se;
 	pthread_t thread;
 	dev_t dev;	      /* of the mount: its fusectl connection */
@@ -109,10 +110,14 @@ static void kf_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 	int rc = kvpd_write(f->d, buf, size);
 
 	(void)ino, (void)off, (void)fi;
-	if (rc < 0)
+	if (rc < 0) {
 		fuse_reply_err(req, -rc);
-	else
-		fuse_reply_write(req, size);
+		return;
+	}
+	if (rc == 1)
+		vmb_guest_log(f->g, "hv_kvp: daemon registered (op %u)",
+			      ((const struct hv_kvp_msg *)(const void *)buf)->kvp_hdr.operation);
+	fuse_reply_write(req, size);
 }
 
 static void kf_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
@@ -165,6 +170,8 @@ static void kf_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 		fuse_reply_err(f->parked, EINTR);
 	f->parked = NULL;
 	pthread_mutex_unlock(&f->lock);
+	if (kvpd_attached(f->d))
+		vmb_guest_log(f->g, "hv_kvp: daemon gone, the pool files answer again");
 	kvpd_release(f->d);
 	fuse_reply_err(req, 0);
 }
@@ -216,7 +223,7 @@ static void kf_free(struct kvpd_fuse *f)
 	free(f);
 }
 
-int kvpd_fuse_start(struct kvpd *d, const char *dir, struct kvpd_fuse **out)
+int kvpd_fuse_start(struct kvpd *d, struct vmb_guest *g, const char *dir, struct kvpd_fuse **out)
 {
 	char *argv[] = {"vmbus-hv_kvp", NULL};
 	struct fuse_args args = FUSE_ARGS_INIT(1, argv);
@@ -226,6 +233,7 @@ int kvpd_fuse_start(struct kvpd *d, const char *dir, struct kvpd_fuse **out)
 	if (!f)
 		return -ENOMEM;
 	f->d = d;
+	f->g = g;
 	pthread_mutex_init(&f->lock, NULL);
 	if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
 		int rc = -errno;
@@ -289,9 +297,9 @@ void kvpd_fuse_stop(struct kvpd_fuse *f)
 
 #else /* !VMB_HAVE_FUSE3 */
 
-int kvpd_fuse_start(struct kvpd *d, const char *dir, struct kvpd_fuse **out)
+int kvpd_fuse_start(struct kvpd *d, struct vmb_guest *g, const char *dir, struct kvpd_fuse **out)
 {
-	(void)d, (void)dir, (void)out;
+	(void)d, (void)g, (void)dir, (void)out;
 	return -ENOTSUP;
 }
 

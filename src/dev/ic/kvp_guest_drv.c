@@ -37,12 +37,12 @@ static void kvp_remove(struct icb_driver *d, struct vmb_ic_guest *ic)
 		kvpd_detach(kg->daemon, ic);
 }
 
-static int kvp_daemon_start(struct vmb_kvp_guest *kg, const char *dir)
+static int kvp_daemon_start(struct vmb_kvp_guest *kg, struct vmb_guest *g, const char *dir)
 {
 	int rc = kvpd_create(NULL, &kg->daemon);
 
 	if (rc == 0)
-		rc = kvpd_fuse_start(kg->daemon, dir, &kg->fuse);
+		rc = kvpd_fuse_start(kg->daemon, g, dir, &kg->fuse);
 	return rc;
 }
 
@@ -56,7 +56,7 @@ int vmb_kvp_guest_register(struct vmb_guest *g, const struct vmb_kvp_guest_confi
 		return -ENOMEM;
 	rc = vmb_kvp_store_open(cfg->pool_dir, &kg->store);
 	if (rc == 0 && cfg->fuse_dir)
-		rc = kvp_daemon_start(kg, cfg->fuse_dir);
+		rc = kvp_daemon_start(kg, g, cfg->fuse_dir);
 	if (rc < 0) {
 		vmb_kvp_guest_free(kg);
 		return rc;
