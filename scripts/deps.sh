@@ -2,7 +2,7 @@
 # Install the Debian packages vmbus builds and tests with (idempotent).
 set -euo pipefail
 pkgs=(build-essential cmake ninja-build pkg-config clang libcmocka-dev liburing-dev
-      libfuse3-dev fuse3 e2fsprogs iproute2)
+      libfuse3-dev fuse3 e2fsprogs iproute2 hyperv-daemons)
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
