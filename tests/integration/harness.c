@@ -224,10 +224,18 @@ static int guest_child(const char *sock, uint32_t max_version, int in, int out)
 
 /* ---- parent side ---- */
 
-static int spawn(struct it_proc *p, int (*body)(int in, int out, void *arg), void *arg)
+/*
+ * Children are fork + exec of this same binary: a plain fork() of a test
+ * that already runs threads (a fake host loop, a flipper) would copy locks
+ * held by those threads (the sanitizer's allocator among them) and hang.
+ * The constructor below runs the child's body before the test's main().
+ */
+#define CHILD_FLAG "--vmb-it-child"
+
+static int spawn(struct it_proc *p, char *const child_args[])
 {
 	int cmd[2], rep[2];
-	char line[128];
+	char line[128], in_s[16], out_s[16];
 
 	if (pipe(cmd) < 0 || pipe(rep) < 0)
 		return -errno;
@@ -235,9 +243,18 @@ static int spawn(struct it_proc *p, int (*body)(int in, int out, void *arg), voi
 	if (p->pid < 0)
 		return -errno;
 	if (p->pid == 0) {
+		char *argv[16] = {"it-child", CHILD_FLAG, in_s, out_s};
+		int n = 4;
+
 		close(cmd[1]);
 		close(rep[0]);
-		_exit(body(cmd[0], rep[1], arg));
+		snprintf(in_s, sizeof(in_s), "%d", cmd[0]);
+		snprintf(out_s, sizeof(out_s), "%d", rep[1]);
+		for (int i = 0; child_args[i] && n < 15; i++)
+			argv[n++] = child_args[i];
+		argv[n] = NULL;
+		execv("/proc/self/exe", argv);
+		_exit(127);
 	}
 	close(cmd[0]);
 	close(rep[1]);
@@ -247,42 +264,49 @@ static int spawn(struct it_proc *p, int (*body)(int in, int out, void *arg), voi
 	return (int)it_cmd(p, line, sizeof(line), "%s", "");
 }
 
-struct host_args {
-	const char *sock;
-	const struct it_host_opts *o;
-};
-
-static int host_body(int in, int out, void *arg)
+/* argv: it-child --vmb-it-child IN OUT host SOCK MAXVER LIMIT NDEV VPS | guest SOCK MAXVER */
+__attribute__((constructor)) static void it_child_entry(int argc, char **argv)
 {
-	struct host_args *a = arg;
+	int in, out;
 
-	return host_child(a->sock, a->o, in, out);
+	if (argc < 6 || strcmp(argv[1], CHILD_FLAG) != 0)
+		return;
+	in = atoi(argv[2]);
+	out = atoi(argv[3]);
+	if (!strcmp(argv[4], "host") && argc == 10) {
+		struct it_host_opts o = {
+			.max_version = (uint32_t)strtoul(argv[6], NULL, 0),
+			.gpadl_limit = strtoull(argv[7], NULL, 0),
+			.test_devices = (unsigned)strtoul(argv[8], NULL, 0),
+			.vps = (unsigned)strtoul(argv[9], NULL, 0),
+		};
+
+		_exit(host_child(argv[5], &o, in, out));
+	}
+	if (!strcmp(argv[4], "guest") && argc == 7)
+		_exit(guest_child(argv[5], (uint32_t)strtoul(argv[6], NULL, 0), in, out));
+	_exit(127);
 }
 
 int it_host_start(struct it_proc *p, const char *sock, const struct it_host_opts *o)
 {
-	struct host_args a = {sock, o};
+	char ver[16], limit[32], ndev[16], vps[16];
+	char *args[] = {"host", (char *)sock, ver, limit, ndev, vps, NULL};
 
-	return spawn(p, host_body, &a);
-}
-
-struct guest_args {
-	const char *sock;
-	uint32_t max_version;
-};
-
-static int guest_body(int in, int out, void *arg)
-{
-	struct guest_args *a = arg;
-
-	return guest_child(a->sock, a->max_version, in, out);
+	snprintf(ver, sizeof(ver), "%u", o->max_version);
+	snprintf(limit, sizeof(limit), "%llu", (unsigned long long)o->gpadl_limit);
+	snprintf(ndev, sizeof(ndev), "%u", o->test_devices);
+	snprintf(vps, sizeof(vps), "%u", o->vps);
+	return spawn(p, args);
 }
 
 int it_guest_start(struct it_proc *p, const char *sock, uint32_t max_version)
 {
-	struct guest_args a = {sock, max_version};
+	char ver[16];
+	char *args[] = {"guest", (char *)sock, ver, NULL};
 
-	return spawn(p, guest_body, &a);
+	snprintf(ver, sizeof(ver), "%u", max_version);
+	return spawn(p, args);
 }
 
 long it_cmd(struct it_proc *p, char *line, size_t len, const char *fmt, ...)
