@@ -57,6 +57,9 @@ struct vmb_host {
 	struct vmb_vsp *vsps;
 	uint64_t needless_signals;
 	uint64_t throttled;
+	/* log rate limit (vmb_host_log) */
+	pthread_mutex_t log_lock;
+	uint64_t log_sec, log_lines, log_dropped;
 	/* `vmbus ctl` commands and their socket */
 	struct vmb_ctl_cmd ctl[VMB_HOST_MAX_CTL];
 	unsigned nctl;
