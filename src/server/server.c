@@ -102,13 +102,13 @@ void vmb_srv_drop_connection(struct vmb_server *s)
 	struct vmb_server_channel *ch;
 	uint32_t r;
 
-	for (r = 1; r <= VMBUS_MAX_RELID; r++) {
+	for (r = 1; r <= s->relid_top; r++) {
 		ch = s->chans[r];
 		if (ch && ch->state == VMB_SCH_OPEN)
 			vmb_srv_chan_do_close(s, ch);
 	}
 	vmb_srv_gpadl_drop_all(s);
-	for (r = 1; r <= VMBUS_MAX_RELID; r++) {
+	for (r = 1; r <= s->relid_top; r++) {
 		ch = s->chans[r];
 		if (!ch)
 			continue;
@@ -164,7 +164,7 @@ void vmb_server_destroy(struct vmb_server *s)
 		return;
 	vmb_srv_gpadl_free_all(s);
 	queue_free(s);
-	for (r = 1; r <= VMBUS_MAX_RELID; r++)
+	for (r = 1; r <= s->relid_top; r++)
 		free(s->chans[r]);
 	free(s);
 }

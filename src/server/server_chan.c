@@ -74,7 +74,7 @@ static bool primary_pending(const struct vmb_server *s, const struct vmb_server_
 	const struct vmb_server_channel *ch;
 	uint32_t r;
 
-	for (r = 1; r <= VMBUS_MAX_RELID; r++) {
+	for (r = 1; r <= s->relid_top; r++) {
 		ch = s->chans[r];
 		if (ch && ch->offer.sub_channel_index == 0 && offerable(s, ch) &&
 		    same_device(ch, sub))
@@ -88,7 +88,7 @@ static void send_subchannels(struct vmb_server *s, const struct vmb_server_chann
 	struct vmb_server_channel *ch;
 	uint32_t r;
 
-	for (r = 1; r <= VMBUS_MAX_RELID; r++) {
+	for (r = 1; r <= s->relid_top; r++) {
 		ch = s->chans[r];
 		if (ch && ch->offer.sub_channel_index && offerable(s, ch) &&
 		    same_device(ch, primary))
@@ -102,7 +102,7 @@ static void send_pending_offers(struct vmb_server *s)
 	struct vmb_server_channel *ch;
 	uint32_t r;
 
-	for (r = 1; r <= VMBUS_MAX_RELID; r++) {
+	for (r = 1; r <= s->relid_top; r++) {
 		ch = s->chans[r];
 		if (!ch || !offerable(s, ch))
 			continue;
@@ -178,6 +178,9 @@ int vmb_server_offer(struct vmb_server *s, const struct vmb_offer *o, void *dev,
 	ch->offer = *o;
 	ch->dev = dev;
 	s->chans[relid] = ch;
+	s->nchans++;
+	if (relid > s->relid_top)
+		s->relid_top = relid;
 	if (s->state == VMB_SRV_OFFERED)
 		send_pending_offers(s);
 	if (out)
@@ -201,6 +204,8 @@ void vmb_srv_chan_free(struct vmb_server *s, struct vmb_server_channel *ch)
 	if (ch->monitor_id != VMB_SRV_NO_MONITOR)
 		s->monitor_used[ch->monitor_id / 64] &= ~(1ull << (ch->monitor_id % 64));
 	s->chans[ch->relid] = NULL;
+	if (--s->nchans == 0)
+		s->relid_top = 0;
 	if (s->ops->released)
 		s->ops->released(s->ctx, ch);
 	free(ch);
@@ -365,7 +370,7 @@ struct vmb_server_channel *vmb_server_next(const struct vmb_server *s,
 {
 	uint32_t r;
 
-	for (r = prev ? prev->relid + 1 : 1; r <= VMBUS_MAX_RELID; r++)
+	for (r = prev ? prev->relid + 1 : 1; r <= s->relid_top; r++)
 		if (s->chans[r])
 			return s->chans[r];
 	return NULL;

@@ -79,6 +79,9 @@ struct vmb_server {
 	unsigned qlen;
 
 	struct vmb_server_channel *chans[VMBUS_MAX_RELID + 1];
+	/* Slots above relid_top are all empty; nchans counts the used ones. */
+	uint32_t relid_top;
+	unsigned nchans;
 	uint64_t monitor_used[VMB_SRV_MONITOR_IDS / 64];
 
 	struct vmb_srv_gpadl *gpadls;

@@ -40,18 +40,27 @@ static int check_channels(const struct vmb_server *s)
 {
 	uint64_t monitors[VMB_SRV_MONITOR_IDS / 64] = {0};
 	uint32_t r;
-	unsigned i;
+	unsigned i, n = 0;
 	int rc;
 
 	if (s->chans[0])
 		return BROKEN(s, "relid 0 in use");
-	for (r = 1; r <= VMBUS_MAX_RELID; r++) {
+	if (s->relid_top > VMBUS_MAX_RELID)
+		return BROKEN(s, "relid_top %u", s->relid_top);
+	/*
+	 * Fuzzers run this after every message: scan only up to the highest
+	 * relid handed out. The count catches a slot filled behind relid_top.
+	 */
+	for (r = 1; r <= s->relid_top; r++) {
 		if (!s->chans[r])
 			continue;
 		rc = check_channel(s, s->chans[r], r, monitors);
 		if (rc)
 			return rc;
+		n++;
 	}
+	if (n != s->nchans)
+		return BROKEN(s, "%u channels in the table, %u counted", n, s->nchans);
 	for (i = 0; i < VMB_SRV_MONITOR_IDS / 64; i++)
 		if (monitors[i] != s->monitor_used[i])
 			return BROKEN(s, "monitor id bitmap out of step");
