@@ -85,6 +85,8 @@ int vmb_cli_on_offer(struct vmb_client *c, const union vmb_cli_msg *m, size_t le
 	ch->openid = ch->offer.relid;
 	c->chan[ch->offer.relid] = ch;
 	c->nchan++;
+	if (ch->offer.relid > c->relid_top)
+		c->relid_top = ch->offer.relid;
 	if (c->ops.offer != NULL)
 		c->ops.offer(c->ctx, ch);
 	return 0;

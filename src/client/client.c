@@ -112,7 +112,8 @@ void vmb_cli_free_chan(struct vmb_client *c, struct vmb_client_channel *ch)
 {
 	vmb_cli_gpadl_forget_relid(c, ch->offer.relid);
 	c->chan[ch->offer.relid] = NULL;
-	c->nchan--;
+	if (--c->nchan == 0)
+		c->relid_top = 0;
 	free(ch);
 }
 
@@ -120,7 +121,7 @@ void vmb_cli_free_all(struct vmb_client *c)
 {
 	uint32_t relid;
 
-	for (relid = 1; relid <= VMBUS_MAX_RELID && c->nchan > 0; relid++) {
+	for (relid = 1; relid <= c->relid_top && c->nchan > 0; relid++) {
 		if (c->chan[relid] != NULL)
 			vmb_cli_free_chan(c, c->chan[relid]);
 	}
@@ -154,7 +155,7 @@ struct vmb_client_channel *vmb_client_next(const struct vmb_client *c,
 {
 	uint32_t relid = prev == NULL ? 1 : prev->offer.relid + 1;
 
-	for (; relid <= VMBUS_MAX_RELID; relid++) {
+	for (; relid <= c->relid_top; relid++) {
 		if (c->chan[relid] != NULL)
 			return c->chan[relid];
 	}

@@ -42,6 +42,7 @@ struct vmb_client {
 	uint32_t msg_conn_id;
 	uint32_t next_gpadl;
 	unsigned nchan;
+	uint32_t relid_top;				      /* chan[] is empty above it */
 	struct vmb_client_channel *chan[VMBUS_MAX_RELID + 1]; /* by relid */
 	struct vmb_cli_gpadl *gpadl;
 	size_t ngpadl, gpadl_cap;

@@ -84,7 +84,13 @@ static int check_chans(const struct vmb_client *c)
 
 	if (c->chan[0] != NULL)
 		return broken(c, "channel with relid 0", 0);
-	for (relid = 1; relid <= VMBUS_MAX_RELID; relid++) {
+	if (c->relid_top > VMBUS_MAX_RELID)
+		return broken(c, "relid_top", c->relid_top);
+	/*
+	 * Fuzzers run this after every message: scan only up to the highest
+	 * relid filed. The count catches a slot filled behind relid_top.
+	 */
+	for (relid = 1; relid <= c->relid_top; relid++) {
 		if (c->chan[relid] == NULL)
 			continue;
 		ret = check_chan(c, c->chan[relid], relid);
