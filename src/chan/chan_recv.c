@@ -204,8 +204,14 @@ static int dispatch(struct vmb_channel *ch, const struct vmb_ring_pkt *rp)
 	return 0;
 }
 
+/*
+ * Space is handed back every quarter ring, not only once the ring is
+ * empty: a blocked producer then refills while we go on reading, instead
+ * of the two ends taking turns.
+ */
 static int drain(struct vmb_channel *ch)
 {
+	uint32_t freed = 0, step = ch->in.size / 4;
 	struct vmb_ring_pkt rp;
 	int n = 0;
 
@@ -216,6 +222,11 @@ static int drain(struct vmb_channel *ch)
 			vmb_ring_consume(&ch->in, &rp);
 		atomic_fetch_add(&ch->st.rx_packets, 1);
 		n++;
+		freed += rp.len + VMBUS_PKT_TRAILER_SIZE;
+		if (freed >= step) {
+			release(ch);
+			freed = 0;
+		}
 	}
 	release(ch);
 	return n;
@@ -295,8 +306,13 @@ void vmb_chan_interrupt(struct vmb_channel *ch)
 	if (atomic_load(&ch->closing))
 		return;
 	atomic_fetch_add(&ch->st.interrupts, 1);
-	if (waiter)
+	if (waiter) {
+		/* Under tx_lock: a sender between vmb_ring_want_space() and its
+		 * wait holds it, so the wake-up cannot fall into that gap. */
+		pthread_mutex_lock(&ch->tx_lock);
 		pthread_cond_broadcast(&ch->tx_cv);
+		pthread_mutex_unlock(&ch->tx_lock);
+	}
 	if (vmb_chan_run_rx(ch) == 0 && !waiter)
 		atomic_fetch_add(&ch->st.needless_interrupts, 1);
 }

@@ -136,6 +136,22 @@ static void set_blocked(struct vmb_channel *ch, int delta)
 }
 
 /*
+ * How much free space to ask the consumer for: half the ring, or the
+ * packet when it is larger. Waking for just one packet would cost a
+ * signal (and a sleep) per packet once the ring is full; like Linux
+ * hv_sock, we ask for more. PROTOCOL.md 3.9 only needs pending_send_sz
+ * to be at most the largest packet, which half the ring always is.
+ */
+static uint32_t space_wanted(const struct vmb_channel *ch, uint32_t bytes)
+{
+	uint32_t half = ch->out.size / 2, max = vmb_ring_max_packet(&ch->out);
+
+	if (half > max)
+		half = max;
+	return bytes > half ? bytes : half;
+}
+
+/*
  * One wait for ring space with tx_lock held. Returns 0 to retry the
  * write, or -errno. The wait is bounded so that a signal the peer never
  * sends (pre-Win8 hosts, or a lost one) only costs a millisecond.
@@ -144,7 +160,7 @@ static int wait_space(struct vmb_channel *ch, uint32_t bytes, bool *signal,
 		      const struct timespec *deadline)
 {
 	struct timespec t;
-	int rc = vmb_ring_want_space(&ch->out, bytes);
+	int rc = vmb_ring_want_space(&ch->out, space_wanted(ch, bytes));
 
 	if (rc != -EAGAIN)
 		return rc;
