@@ -157,8 +157,9 @@ static void ic_guest_free(void *state)
 	free(s);
 }
 
-/* ---- KVP, VSS, fcopy: kvp.pool_dir, kvp.fuse_dir, vss.freeze_cmd/thaw_cmd/timeout_ms,
- * fcopy.root ---- */
+/* ---- KVP, VSS, fcopy: kvp.pool_dir, vss.freeze_cmd/thaw_cmd/timeout_ms, fcopy.root;
+ * ic.fuse_dir (hv_kvp, hv_vss, hv_fcopy for the Linux daemons) or one of
+ * kvp.fuse_dir, vss.fuse_dir, fcopy.fuse_dir ---- */
 
 static int icb_host_add(struct vmb_host *h, const struct vm_opts *o)
 {
@@ -198,14 +199,16 @@ static int icb_guest_register(struct vmb_guest *g, const struct vm_opts *o, void
 	char pool[1100], root[1100];
 	struct vmb_kvp_guest_config kc = {
 		.pool_dir = icb_dir(o, "kvp.pool_dir", "kvp", pool, sizeof(pool)),
-		.fuse_dir = vm_opt(o, "kvp.fuse_dir", NULL)};
+		.fuse_dir = vm_opt(o, "kvp.fuse_dir", vm_opt(o, "ic.fuse_dir", NULL))};
 	struct vmb_vss_guest_config vc = {
 		.freeze_cmd = vm_opt(o, "vss.freeze_cmd", NULL),
 		.thaw_cmd = vm_opt(o, "vss.thaw_cmd", NULL),
 		.timeout_ms = opt_uint(o, "vss.timeout_ms", "60000"),
+		.fuse_dir = vm_opt(o, "vss.fuse_dir", vm_opt(o, "ic.fuse_dir", NULL)),
 	};
 	struct vmb_fcopy_guest_config fc = {
-		.root = icb_dir(o, "fcopy.root", "fcopy", root, sizeof(root))};
+		.root = icb_dir(o, "fcopy.root", "fcopy", root, sizeof(root)),
+		.fuse_dir = vm_opt(o, "fcopy.fuse_dir", vm_opt(o, "ic.fuse_dir", NULL))};
 	int rc;
 
 	if (!s)

@@ -390,6 +390,9 @@ struct vmb_vss_guest_config {
 	const char *freeze_cmd;
 	const char *thaw_cmd;
 	int timeout_ms; /* per hook; 0 = 60 s */
+	/* Present DIR/hv_vss for hv_vss_daemon (NULL = none): it then serves
+	 * FREEZE, THAW and HOT_BACKUP instead of the hooks. */
+	const char *fuse_dir;
 };
 struct vmb_vss_guest;
 int vmb_vss_guest_register(struct vmb_guest *g, const struct vmb_vss_guest_config *cfg,
@@ -412,6 +415,9 @@ int vmb_fcopy_host_copy(struct vmb_fcopy_host *fh, const char *src, const char *
 /* Guest: the fcopy driver writing below root. */
 struct vmb_fcopy_guest_config {
 	const char *root;
+	/* Present DIR/hv_fcopy for hv_fcopy_daemon (NULL = none): it then
+	 * serves the copies instead of root. */
+	const char *fuse_dir;
 };
 struct vmb_fcopy_guest;
 int vmb_fcopy_guest_register(struct vmb_guest *g, const struct vmb_fcopy_guest_config *cfg,

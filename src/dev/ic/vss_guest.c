@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dev/ic/daemon_link.h"
 #include "svc.h"
 
 #define VSS_HOOK_TIMEOUT_MS 60000
@@ -20,6 +21,7 @@ struct vmb_vss_guest {
 	bool running, stop;
 	struct vmb_ic_guest *job; /* the IC waiting for a hook, or NULL */
 	int job_op;
+	struct dlink *daemon; /* with fuse_dir only */
 };
 
 static const struct ic_version vss_guest_versions[] = {{5, 0}};
@@ -65,6 +67,9 @@ static int vss_request(void *ctx, struct vmb_ic_guest *ic, struct vmb_ic_msg *m,
 		*status = HV_E_FAIL;
 		return VMB_IC_REPLY;
 	}
+	/* A registered hv_vss_daemon takes what the kernel would give it. */
+	if (vg->daemon && dlink_submit(vg->daemon, ic, m->body, m->body_len) == 0)
+		return VMB_IC_DEFER;
 	if (vmb_vss_action(op) == VMB_VSS_REPLY) {
 		*status = vmb_vss_reply(m->body, m->body_len, op, 0);
 		return VMB_IC_REPLY;
@@ -87,7 +92,8 @@ static void vss_remove(struct icb_driver *d, struct vmb_ic_guest *ic)
 {
 	struct vmb_vss_guest *vg = (struct vmb_vss_guest *)d;
 
-	(void)ic;
+	if (vg->daemon)
+		dlink_detach(vg->daemon, ic);
 	pthread_mutex_lock(&vg->lock);
 	while (vg->job)
 		pthread_cond_wait(&vg->cond, &vg->lock);
@@ -124,6 +130,16 @@ int vmb_vss_guest_register(struct vmb_guest *g, const struct vmb_vss_guest_confi
 		return -rc;
 	}
 	vg->running = true;
+	if (cfg->fuse_dir) {
+		rc = dlink_create(&dlink_vss, NULL, &vg->daemon);
+		if (rc == 0)
+			rc = dlink_fuse_start(vg->daemon, g, cfg->fuse_dir,
+					      "the hooks answer again", false);
+		if (rc < 0) {
+			vmb_vss_guest_free(vg);
+			return rc;
+		}
+	}
 	rc = icb_driver_register(&vg->d, g, "hv_vss", (struct vmb_guid)VMB_GUID_VSS);
 	if (rc < 0) {
 		vmb_vss_guest_stop(vg);
@@ -151,6 +167,10 @@ void vmb_vss_guest_free(struct vmb_vss_guest *vg)
 	if (!vg)
 		return;
 	vmb_vss_guest_stop(vg);
+	if (vg->daemon) {
+		dlink_fuse_stop(vg->daemon);
+		dlink_destroy(vg->daemon);
+	}
 	pthread_mutex_destroy(&vg->lock);
 	pthread_cond_destroy(&vg->cond);
 	free(vg);
