@@ -32,8 +32,8 @@
 
 /* ---- keyboard wire format ------------------------------------------- */
 
-#define SYNTH_KBD_VERSION 0x00010000u /* 1.0 */
-#define SYNTH_KBD_MAX_MSG 256u
+#define SYNTH_KBD_VERSION    0x00010000u /* 1.0 */
+#define SYNTH_KBD_MAX_MSG    256u
 #define SYNTH_KBD_RING_BYTES (36u * 1024u)
 
 enum synth_kbd_msg_type {
@@ -57,9 +57,9 @@ struct synth_kbd_protocol_response {
 _Static_assert(sizeof(struct synth_kbd_protocol_response) == 8, "kbd response");
 
 #define SYNTH_KBD_INFO_UNICODE 0x1u
-#define SYNTH_KBD_INFO_BREAK 0x2u
-#define SYNTH_KBD_INFO_E0 0x4u
-#define SYNTH_KBD_INFO_E1 0x8u
+#define SYNTH_KBD_INFO_BREAK   0x2u
+#define SYNTH_KBD_INFO_E0      0x4u
+#define SYNTH_KBD_INFO_E1      0x8u
 struct synth_kbd_keystroke {
 	uint32_t type;
 	uint16_t make_code;
@@ -70,8 +70,8 @@ _Static_assert(sizeof(struct synth_kbd_keystroke) == 12, "kbd keystroke");
 
 /* LED bits as Windows defines them (KEYBOARD_*_LOCK_ON). */
 #define SYNTH_KBD_LED_SCROLL 0x1u
-#define SYNTH_KBD_LED_NUM 0x2u
-#define SYNTH_KBD_LED_CAPS 0x4u
+#define SYNTH_KBD_LED_NUM    0x2u
+#define SYNTH_KBD_LED_CAPS   0x4u
 struct synth_kbd_led_indicators {
 	uint32_t type;
 	uint16_t led_flags;
@@ -81,9 +81,9 @@ _Static_assert(sizeof(struct synth_kbd_led_indicators) == 8, "kbd leds");
 
 /* ---- mouse (synthhid) wire format ----------------------------------- */
 
-#define SYNTHHID_VERSION 0x00020000u /* 2.0 */
+#define SYNTHHID_VERSION    0x00020000u /* 2.0 */
 #define SYNTHHID_RING_BYTES (36u * 1024u)
-#define SYNTHHID_MAX_MSG 16384u /* the pipe payload limit */
+#define SYNTHHID_MAX_MSG    16384u /* the pipe payload limit */
 
 enum synthhid_msg_type {
 	SYNTH_HID_PROTOCOL_REQUEST = 0,
@@ -124,9 +124,9 @@ _Static_assert(sizeof(struct hid_class_descriptor) == 9, "hid descriptor");
 #define SYNTHHID_HDRS (sizeof(struct vmbus_pipe_hdr) + sizeof(struct synthhid_msg_hdr))
 
 /* Our device: 5 buttons, absolute X/Y 0..32767, a 16-bit wheel. */
-#define VMB_MOUSE_VENDOR 0x045Eu
-#define VMB_MOUSE_PRODUCT 0x0621u
-#define VMB_MOUSE_ABS_MAX 32767
+#define VMB_MOUSE_VENDOR     0x045Eu
+#define VMB_MOUSE_PRODUCT    0x0621u
+#define VMB_MOUSE_ABS_MAX    32767
 #define VMB_MOUSE_REPORT_LEN 7u
 extern const uint8_t vmb_mouse_report_desc[];
 extern const size_t vmb_mouse_report_desc_len;
@@ -153,11 +153,11 @@ int vmb_input_event_format(const struct vmb_input_event *ev, char *buf, size_t l
 
 struct vmb_kbd_msg {
 	uint32_t type;
-	uint32_t version;  /* PROTOCOL_REQUEST */
-	uint32_t status;   /* PROTOCOL_RESPONSE */
-	uint16_t code;     /* EVENT */
-	uint32_t info;     /* EVENT */
-	uint16_t leds;     /* LED_INDICATORS */
+	uint32_t version; /* PROTOCOL_REQUEST */
+	uint32_t status;  /* PROTOCOL_RESPONSE */
+	uint16_t code;	  /* EVENT */
+	uint32_t info;	  /* EVENT */
+	uint16_t leds;	  /* LED_INDICATORS */
 };
 /* Parse one packet (padding after the message allowed). -EBADMSG if malformed. */
 int vmb_kbd_parse(const void *buf, size_t len, struct vmb_kbd_msg *m);

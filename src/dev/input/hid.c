@@ -6,42 +6,42 @@
 
 /* 5 buttons + 3 pad bits, X and Y absolute 0..32767, wheel -32767..32767. */
 const uint8_t vmb_mouse_report_desc[] = {
-	0x05, 0x01,	  /* Usage Page (Generic Desktop) */
-	0x09, 0x02,	  /* Usage (Mouse) */
-	0xa1, 0x01,	  /* Collection (Application) */
-	0x09, 0x01,	  /*   Usage (Pointer) */
-	0xa1, 0x00,	  /*   Collection (Physical) */
-	0x05, 0x09,	  /*     Usage Page (Button) */
-	0x19, 0x01,	  /*     Usage Minimum (1) */
-	0x29, 0x05,	  /*     Usage Maximum (5) */
-	0x15, 0x00,	  /*     Logical Minimum (0) */
-	0x25, 0x01,	  /*     Logical Maximum (1) */
-	0x95, 0x05,	  /*     Report Count (5) */
-	0x75, 0x01,	  /*     Report Size (1) */
-	0x81, 0x02,	  /*     Input (Data, Var, Abs) */
-	0x95, 0x01,	  /*     Report Count (1) */
-	0x75, 0x03,	  /*     Report Size (3) */
-	0x81, 0x03,	  /*     Input (Const) */
-	0x05, 0x01,	  /*     Usage Page (Generic Desktop) */
-	0x09, 0x30,	  /*     Usage (X) */
-	0x09, 0x31,	  /*     Usage (Y) */
-	0x15, 0x00,	  /*     Logical Minimum (0) */
-	0x26, 0xff, 0x7f, /*     Logical Maximum (32767) */
-	0x75, 0x10,	  /*     Report Size (16) */
-	0x95, 0x02,	  /*     Report Count (2) */
-	0x81, 0x02,	  /*     Input (Data, Var, Abs) */
-	0x09, 0x38,	  /*     Usage (Wheel) */
-	0x16, 0x01, 0x80, /*     Logical Minimum (-32767) */
-	0x26, 0xff, 0x7f, /*     Logical Maximum (32767) */
-	0x75, 0x10,	  /*     Report Size (16) */
-	0x95, 0x01,	  /*     Report Count (1) */
-	0x81, 0x06,	  /*     Input (Data, Var, Rel) */
-	0xc0,		  /*   End Collection */
-	0xc0,		  /* End Collection */
+    0x05, 0x01,	      /* Usage Page (Generic Desktop) */
+    0x09, 0x02,	      /* Usage (Mouse) */
+    0xa1, 0x01,	      /* Collection (Application) */
+    0x09, 0x01,	      /*   Usage (Pointer) */
+    0xa1, 0x00,	      /*   Collection (Physical) */
+    0x05, 0x09,	      /*     Usage Page (Button) */
+    0x19, 0x01,	      /*     Usage Minimum (1) */
+    0x29, 0x05,	      /*     Usage Maximum (5) */
+    0x15, 0x00,	      /*     Logical Minimum (0) */
+    0x25, 0x01,	      /*     Logical Maximum (1) */
+    0x95, 0x05,	      /*     Report Count (5) */
+    0x75, 0x01,	      /*     Report Size (1) */
+    0x81, 0x02,	      /*     Input (Data, Var, Abs) */
+    0x95, 0x01,	      /*     Report Count (1) */
+    0x75, 0x03,	      /*     Report Size (3) */
+    0x81, 0x03,	      /*     Input (Const) */
+    0x05, 0x01,	      /*     Usage Page (Generic Desktop) */
+    0x09, 0x30,	      /*     Usage (X) */
+    0x09, 0x31,	      /*     Usage (Y) */
+    0x15, 0x00,	      /*     Logical Minimum (0) */
+    0x26, 0xff, 0x7f, /*     Logical Maximum (32767) */
+    0x75, 0x10,	      /*     Report Size (16) */
+    0x95, 0x02,	      /*     Report Count (2) */
+    0x81, 0x02,	      /*     Input (Data, Var, Abs) */
+    0x09, 0x38,	      /*     Usage (Wheel) */
+    0x16, 0x01, 0x80, /*     Logical Minimum (-32767) */
+    0x26, 0xff, 0x7f, /*     Logical Maximum (32767) */
+    0x75, 0x10,	      /*     Report Size (16) */
+    0x95, 0x01,	      /*     Report Count (1) */
+    0x81, 0x06,	      /*     Input (Data, Var, Rel) */
+    0xc0,	      /*   End Collection */
+    0xc0,	      /* End Collection */
 };
 const size_t vmb_mouse_report_desc_len = sizeof(vmb_mouse_report_desc);
 
-#define HID_MAX_USAGES 16
+#define HID_MAX_USAGES	    16
 #define HID_MAX_REPORT_BITS (8u * 64u)
 
 struct hid_walk {
@@ -126,17 +126,31 @@ static int hid_item(struct hid_walk *w, uint8_t tag, uint32_t v, unsigned n,
 	case 0xc0: /* End Collection: every main item ends the local state */
 		w->nusages = 0, w->umin = w->umax = 0;
 		return 0;
-	case 0x04: w->page = v; return 0;
-	case 0x24: w->lmax = item_signed(v, n); return 0;
-	case 0x74: w->size = v; return 0;
-	case 0x94: w->count = v; return 0;
-	case 0x84: l->report_ids = true; return 0;
+	case 0x04:
+		w->page = v;
+		return 0;
+	case 0x24:
+		w->lmax = item_signed(v, n);
+		return 0;
+	case 0x74:
+		w->size = v;
+		return 0;
+	case 0x94:
+		w->count = v;
+		return 0;
+	case 0x84:
+		l->report_ids = true;
+		return 0;
 	case 0x08:
 		if (w->nusages < HID_MAX_USAGES)
 			w->usages[w->nusages++] = v;
 		return 0;
-	case 0x18: w->umin = v; return 0;
-	case 0x28: w->umax = v; return 0;
+	case 0x18:
+		w->umin = v;
+		return 0;
+	case 0x28:
+		w->umax = v;
+		return 0;
 	default:
 		return 0; /* items that do not move fields */
 	}
@@ -225,18 +239,18 @@ int vmb_hid_build_device_info(void *buf, size_t cap)
 	uint8_t body[sizeof(struct hv_input_dev_info) + sizeof(struct hid_class_descriptor) +
 		     sizeof(vmb_mouse_report_desc)];
 	struct hv_input_dev_info info = {
-		.size = sizeof(info),
-		.vendor = VMB_MOUSE_VENDOR,
-		.product = VMB_MOUSE_PRODUCT,
-		.version = 1,
+	    .size = sizeof(info),
+	    .vendor = VMB_MOUSE_VENDOR,
+	    .product = VMB_MOUSE_PRODUCT,
+	    .version = 1,
 	};
 	struct hid_class_descriptor hd = {
-		.bLength = sizeof(hd),
-		.bDescriptorType = 0x21,
-		.bcdHID = 0x0101,
-		.bNumDescriptors = 1,
-		.bReportType = 0x22,
-		.wReportLength = sizeof(vmb_mouse_report_desc),
+	    .bLength = sizeof(hd),
+	    .bDescriptorType = 0x21,
+	    .bcdHID = 0x0101,
+	    .bNumDescriptors = 1,
+	    .bReportType = 0x22,
+	    .wReportLength = sizeof(vmb_mouse_report_desc),
 	};
 
 	memcpy(body, &info, sizeof(info));

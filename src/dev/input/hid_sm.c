@@ -55,8 +55,8 @@ static int guest_device_info(struct vmb_hid_guest_state *s, const struct vmb_hid
 	memcpy(&hd, m->body + off, sizeof(hd));
 	/* bLength places the report descriptor: it must at least cover the fields read. */
 	if (hd.bLength < sizeof(hd) || hd.bDescriptorType != 0x21 || hd.bNumDescriptors < 1 ||
-	    hd.bReportType != 0x22 || !hd.wReportLength ||
-	    hd.wReportLength > m->body_len - off || hd.bLength > m->body_len - off - hd.wReportLength)
+	    hd.bReportType != 0x22 || !hd.wReportLength || hd.wReportLength > m->body_len - off ||
+	    hd.bLength > m->body_len - off - hd.wReportLength)
 		return -EBADMSG;
 	if (vmb_hid_parse_desc(m->body + off + hd.bLength, hd.wReportLength, &s->layout) < 0)
 		return -EBADMSG;

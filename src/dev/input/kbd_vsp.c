@@ -79,21 +79,21 @@ static void kbd_release(void *dev)
 }
 
 static const struct vmb_vsp_ops kbd_ops = {
-	.open = kbd_open,
-	.close = kbd_close,
-	.release = kbd_release,
+    .open = kbd_open,
+    .close = kbd_close,
+    .release = kbd_release,
 };
 
 int vmb_kbd_vsp_add(struct vmb_host *h, struct vmb_kbd_vsp **out)
 {
 	struct vmb_kbd_vsp *k = calloc(1, sizeof(*k));
 	struct vmb_vsp_desc d = {
-		.name = "keyboard",
-		.class_id = VMB_GUID_KBD,
-		.instance_id = VMB_GUID_KBD_INSTANCE,
-		.max_packet = SYNTH_KBD_MAX_MSG,
-		.copy_out = true,
-		.ops = &kbd_ops,
+	    .name = "keyboard",
+	    .class_id = VMB_GUID_KBD,
+	    .instance_id = VMB_GUID_KBD_INSTANCE,
+	    .max_packet = SYNTH_KBD_MAX_MSG,
+	    .copy_out = true,
+	    .ops = &kbd_ops,
 	};
 	int rc;
 

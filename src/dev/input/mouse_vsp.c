@@ -81,21 +81,21 @@ static void mouse_release(void *dev)
 }
 
 static const struct vmb_vsp_ops mouse_ops = {
-	.open = mouse_open,
-	.close = mouse_close,
-	.release = mouse_release,
+    .open = mouse_open,
+    .close = mouse_close,
+    .release = mouse_release,
 };
 
 int vmb_mouse_vsp_add(struct vmb_host *h, struct vmb_mouse_vsp **out)
 {
 	struct vmb_mouse_vsp *m = calloc(1, sizeof(*m));
 	struct vmb_vsp_desc d = {
-		.name = "mouse",
-		.class_id = VMB_GUID_MOUSE,
-		.instance_id = VMB_GUID_MOUSE_INSTANCE,
-		.max_packet = SYNTHHID_MAX_MSG + sizeof(struct vmbus_pipe_hdr),
-		.copy_out = true,
-		.ops = &mouse_ops,
+	    .name = "mouse",
+	    .class_id = VMB_GUID_MOUSE,
+	    .instance_id = VMB_GUID_MOUSE_INSTANCE,
+	    .max_packet = SYNTHHID_MAX_MSG + sizeof(struct vmbus_pipe_hdr),
+	    .copy_out = true,
+	    .ops = &mouse_ops,
 	};
 	int rc;
 
