@@ -7,6 +7,7 @@
 #include "vmbus.h"
 #include "vmbus/dev/ic.h"
 #include "vmbus/dev/ic_services.h"
+#include "vmbus/dev/input.h"
 #include "vmbus/dev/storage.h"
 #include "vmbus/dev/storvsc.h"
 #include "vmbus/dev/test.h"
@@ -289,10 +290,44 @@ static void storage_guest_free(void *state)
 	vmb_stor_guest_free(state);
 }
 
+/* ---- keyboard and mouse: input.log=PATH (one line per event), input.uinput=1,
+ * input.leds=N (LED state the guest reports at probe) ---- */
+
+static int input_host_add(struct vmb_host *h, const struct vm_opts *o)
+{
+	struct vmb_kbd_vsp *k;
+	struct vmb_mouse_vsp *m;
+	int rc = vmb_kbd_vsp_add(h, &k);
+
+	(void)o;
+	if (rc == 0)
+		rc = vmb_mouse_vsp_add(h, &m);
+	if (rc == 0)
+		rc = vmb_input_register_ctl(h, k, m);
+	return rc;
+}
+
+static int input_guest_register(struct vmb_guest *g, const struct vm_opts *o, void **state)
+{
+	struct vmb_input_guest_config c = {
+		.log_path = vm_opt(o, "input.log", NULL),
+		.uinput = !strcmp(vm_opt(o, "input.uinput", "0"), "1"),
+		.leds = (int)strtol(vm_opt(o, "input.leds", "-1"), NULL, 0),
+	};
+
+	return vmb_input_guest_register(g, &c, (struct vmb_input_guest **)state);
+}
+
+static void input_guest_free(void *state)
+{
+	vmb_input_guest_free(state);
+}
+
 const struct vm_device vm_devices[] = {
 	{"storage", storage_host_add, storage_guest_register, NULL, storage_guest_free},
 	{"test", test_host_add, test_guest_register, test_guest_stop, test_guest_free},
 	{"ic", ic_host_add, ic_guest_register, ic_guest_stop, ic_guest_free},
 	{"ic-kvp-vss-fcopy", icb_host_add, icb_guest_register, icb_guest_stop, icb_guest_free},
+	{"input", input_host_add, input_guest_register, NULL, input_guest_free},
 };
 const unsigned vm_device_count = sizeof(vm_devices) / sizeof(vm_devices[0]);
