@@ -1,0 +1,235 @@
+/*
+ * netvsp receive path: frames from the TAP into the guest's receive buffer,
+ * delivered as transfer-page packets (PROTOCOL.md 3.8, 7.3). Each packet
+ * carries a batch of up to NETVSP_RX_BATCH frames in consecutive
+ * sub-allocations; the guest's completion returns the whole batch.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <string.h>
+#include <sys/uio.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "dev/net/netvsp_priv.h"
+
+#define RX_ROOM (NETVSP_SUBALLOC_SIZE - (uint32_t)RNDIS_PACKET_SIZE)
+
+void netvsp_rx_reset(struct vmb_netvsp *n)
+{
+	n->batch = n->rsub_count < NETVSP_RX_BATCH ? n->rsub_count : NETVSP_RX_BATCH;
+	n->nslots = n->batch ? n->rsub_count / n->batch : 0;
+	if (n->nslots > NETVSP_RX_SLOTS)
+		n->nslots = NETVSP_RX_SLOTS;
+	n->nfree = 0;
+	for (uint32_t i = n->nslots; i-- > 0;) {
+		n->slots[i] = (struct rx_slot){.n = n, .first = i * n->batch};
+		n->free_slots[n->nfree++] = i;
+	}
+}
+
+/* A free batch when the guest can take frames; NULL otherwise. */
+static struct rx_slot *slot_get(struct vmb_netvsp *n, bool control)
+{
+	struct rx_slot *s = NULL;
+
+	pthread_mutex_lock(&n->lock);
+	if (n->ch && n->rbuf_mapped && n->nfree &&
+	    (control || (n->rndis_ready && n->filter && !n->link_down))) {
+		s = &n->slots[n->free_slots[--n->nfree]];
+		s->busy = true;
+		s->ch = n->ch;
+	}
+	pthread_mutex_unlock(&n->lock);
+	return s;
+}
+
+static void slot_put(struct rx_slot *s)
+{
+	struct vmb_netvsp *n = s->n;
+
+	pthread_mutex_lock(&n->lock);
+	if (s->busy) {
+		s->busy = false;
+		n->free_slots[n->nfree++] = (uint32_t)(s - n->slots);
+	}
+	pthread_mutex_unlock(&n->lock);
+}
+
+static void rx_done(void *arg, struct vmb_channel *ch, const struct vmb_packet *comp, int status)
+{
+	struct rx_slot *s = arg;
+	struct nvsp_message m;
+
+	/* A completion of a channel closed since is stale: the slots were reset. */
+	if (s->ch != ch)
+		return;
+	if (status == 0 && (vmb_nvsp_parse(comp->data, comp->len, &m) < 0 ||
+			    m.msg_type != NVSP_MSG1_TYPE_SEND_RNDIS_PKT_COMPLETE)) {
+		pthread_mutex_lock(&s->n->lock);
+		s->n->st.bad_packets++;
+		pthread_mutex_unlock(&s->n->lock);
+	}
+	slot_put(s);
+}
+
+static uint8_t *suballoc(struct vmb_netvsp *n, uint32_t i)
+{
+	return (uint8_t *)n->rbuf.addr + (size_t)i * NETVSP_SUBALLOC_SIZE;
+}
+
+/* Send k sub-allocations of slot s; retry=false: one attempt only (loop thread). */
+static int send_batch(struct vmb_netvsp *n, struct rx_slot *s, const uint32_t *lens, uint32_t k,
+		      uint32_t channel_type, bool retry)
+{
+	struct vmbus_xfer_page_range r[NETVSP_RX_BATCH];
+	struct nvsp_message m = {.msg_type = NVSP_MSG1_TYPE_SEND_RNDIS_PKT};
+	struct iovec iov = {&m, n->msg_size};
+	struct vmb_send snd = {
+	    .type = VM_PKT_DATA_USING_XFER_PAGES,
+	    .iov = &iov,
+	    .iovcnt = 1,
+	    .flags = VMB_SEND_NOWAIT,
+	    .done = rx_done,
+	    .arg = s,
+	    .xfer_pageset_id = n->rbuf_id,
+	    .xfer = r,
+	    .nxfer = k,
+	};
+	int rc;
+
+	m.rndis_pkt.channel_type = channel_type;
+	m.rndis_pkt.send_buf_section_index = NVSP_INVALID_SECTION_INDEX;
+	for (uint32_t i = 0; i < k; i++) {
+		r[i].byte_count = lens[i];
+		r[i].byte_offset = (s->first + i) * NETVSP_SUBALLOC_SIZE;
+	}
+	/* Never wait inside the channel: a revoke or close must be able to stop us. */
+	while ((rc = vmb_chan_submit(s->ch, &snd, NULL)) == -EAGAIN && retry && !n->stop) {
+		struct timespec ts = {0, 50000};
+
+		nanosleep(&ts, NULL);
+	}
+	if (rc < 0)
+		slot_put(s);
+	return rc;
+}
+
+int netvsp_send_rndis(struct vmb_netvsp *n, const void *msg, uint32_t len)
+{
+	struct rx_slot *s;
+
+	if (len > NETVSP_SUBALLOC_SIZE)
+		return -EMSGSIZE;
+	s = slot_get(n, true);
+	if (!s)
+		return -ENOBUFS;
+	memcpy(suballoc(n, s->first), msg, len);
+	return send_batch(n, s, &len, 1, NVSP_RNDIS_CHANNEL_CONTROL, false);
+}
+
+static void count_rx(struct vmb_netvsp *n, uint32_t frames, uint64_t bytes, uint32_t dropped)
+{
+	pthread_mutex_lock(&n->lock);
+	n->st.rx_frames += frames;
+	n->st.rx_bytes += bytes;
+	n->st.rx_dropped += dropped;
+	pthread_mutex_unlock(&n->lock);
+}
+
+/* Drain the TAP into one batch; returns frames read, 0 when the TAP is empty. */
+static uint32_t fill_batch(struct vmb_netvsp *n, struct rx_slot *s, uint32_t *lens)
+{
+	uint32_t k = 0, dropped = 0;
+	uint64_t bytes = 0;
+
+	while (k < n->batch) {
+		uint8_t *p = suballoc(n, s->first + k);
+		struct iovec iov[2] = {{p + RNDIS_PACKET_SIZE, RX_ROOM},
+				       {n->scratch, sizeof(n->scratch)}};
+		ssize_t got = readv(n->tap_fd, iov, 2);
+
+		if (got <= 0)
+			break;
+		if ((size_t)got > RX_ROOM) {
+			dropped++;
+			continue;
+		}
+		lens[k] = (uint32_t)vmb_rndis_packet_hdr(p, (uint32_t)got) + (uint32_t)got;
+		bytes += (uint64_t)got;
+		k++;
+	}
+	count_rx(n, k, bytes, dropped);
+	return k;
+}
+
+static void drop_one(struct vmb_netvsp *n)
+{
+	if (read(n->tap_fd, n->scratch, sizeof(n->scratch)) > 0)
+		count_rx(n, 0, 0, 1);
+}
+
+static void *reader_main(void *arg)
+{
+	struct vmb_netvsp *n = arg;
+	uint32_t lens[NETVSP_RX_BATCH];
+
+	while (!n->stop) {
+		struct pollfd p[2] = {{n->tap_fd, POLLIN, 0}, {n->stop_pipe[0], POLLIN, 0}};
+		struct rx_slot *s;
+		uint32_t k;
+
+		if (poll(p, 2, -1) < 0 && errno != EINTR)
+			break;
+		if (n->stop || !(p[0].revents & POLLIN))
+			continue;
+		s = slot_get(n, false);
+		if (!s) {
+			bool ready;
+
+			pthread_mutex_lock(&n->lock);
+			ready = n->rndis_ready && n->filter && !n->link_down;
+			pthread_mutex_unlock(&n->lock);
+			/* Guest busy: let the TAP queue absorb it. Guest not listening: drop. */
+			if (ready) {
+				struct timespec ts = {0, 50000};
+
+				nanosleep(&ts, NULL);
+			} else {
+				drop_one(n);
+			}
+			continue;
+		}
+		k = fill_batch(n, s, lens);
+		if (k == 0)
+			slot_put(s);
+		else
+			send_batch(n, s, lens, k, NVSP_RNDIS_CHANNEL_DATA, true);
+	}
+	return NULL;
+}
+
+int netvsp_reader_start(struct vmb_netvsp *n)
+{
+	int rc;
+
+	n->stop = false;
+	rc = pthread_create(&n->reader, NULL, reader_main, n);
+	n->reader_on = rc == 0;
+	return -rc;
+}
+
+void netvsp_reader_stop(struct vmb_netvsp *n)
+{
+	char c = 0;
+
+	if (!n->reader_on)
+		return;
+	n->stop = true;
+	if (write(n->stop_pipe[1], &c, 1) < 0)
+		vmb_host_log(n->h, "netvsp: cannot wake the TAP reader");
+	pthread_join(n->reader, NULL);
+	n->reader_on = false;
+	while (read(n->stop_pipe[0], &c, 1) == 1)
+		;
+}
