@@ -7,10 +7,12 @@
 #include "vmbus.h"
 #include "vmbus/dev/ic.h"
 #include "vmbus/dev/ic_services.h"
+#include "vmbus/dev/net.h"
 #include "vmbus/dev/input.h"
 #include "vmbus/dev/storage.h"
 #include "vmbus/dev/storvsc.h"
 #include "vmbus/dev/test.h"
+#include "vmbus/dev/video.h"
 
 const char *vm_opt(const struct vm_opts *o, const char *key, const char *def)
 {
@@ -323,11 +325,87 @@ static void input_guest_free(void *state)
 	vmb_input_guest_free(state);
 }
 
+/*
+ * ---- network: net.enable=0 turns the NIC off; net.tap=NAME (host TAP, default vmbtap0),
+ * net.guest_tap=NAME (guest TAP, default vmbguest0), net.mac=xx:xx:xx:xx:xx:xx ----
+ */
+
+static bool net_enabled(const struct vm_opts *o)
+{
+	return strcmp(vm_opt(o, "net.enable", "1"), "0") != 0 && vmb_net_available() == 0;
+}
+
+static int net_host_add(struct vmb_host *h, const struct vm_opts *o)
+{
+	struct vmb_net_host_config cfg = {
+		.instance = VMB_GUID_INIT(0x4e450000, 0x0001, 0x4000, 0x80, 0, 0, 0, 0, 0, 0, 1),
+		.tap = vm_opt(o, "net.tap", "vmbtap0"),
+	};
+	const char *mac = vm_opt(o, "net.mac", NULL);
+	struct vmb_netvsp *n;
+
+	if (!net_enabled(o)) {
+		if (strcmp(vm_opt(o, "net.enable", "1"), "0") != 0)
+			vmb_host_log(h, "net: no TAP support (/dev/net/tun), NIC not offered");
+		return 0;
+	}
+	if (mac && sscanf(mac, "%hhx:%hhx:%hhx:%hhx:%hhx:%hhx", &cfg.mac[0], &cfg.mac[1],
+			  &cfg.mac[2], &cfg.mac[3], &cfg.mac[4], &cfg.mac[5]) != 6)
+		return -EINVAL;
+	return vmb_net_host_add(h, &cfg, &n);
+}
+
+static int net_guest_register(struct vmb_guest *g, const struct vm_opts *o, void **state)
+{
+	struct vmb_net_guest_config cfg = {.tap = vm_opt(o, "net.guest_tap", "vmbguest0")};
+
+	if (!net_enabled(o))
+		return 0;
+	return vmb_net_guest_register(g, &cfg, (struct vmb_netvsc **)state);
+}
+
+static void net_guest_free(void *state)
+{
+	vmb_net_guest_free(state);
+}
+
+/* ---- framebuffer (synthvid): video.vram_mb=8, video.width/height (guest mode,
+ * 1024x768), video.pattern=1 (colour bars at probe) ---- */
+
+static int video_host_add(struct vmb_host *h, const struct vm_opts *o)
+{
+	struct vmb_synthvid_host_config c = {
+		.vram_mb = (uint16_t)strtoul(vm_opt(o, "video.vram_mb", "8"), NULL, 0),
+	};
+	struct vmb_synthvid_vsp *v;
+	int rc = vmb_synthvid_vsp_add(h, &c, &v);
+
+	return rc < 0 ? rc : vmb_synthvid_register_ctl(h, v);
+}
+
+static int video_guest_register(struct vmb_guest *g, const struct vm_opts *o, void **state)
+{
+	struct vmb_synthvid_guest_config c = {
+		.width = (uint32_t)strtoul(vm_opt(o, "video.width", "1024"), NULL, 0),
+		.height = (uint32_t)strtoul(vm_opt(o, "video.height", "768"), NULL, 0),
+		.pattern = !strcmp(vm_opt(o, "video.pattern", "0"), "1"),
+	};
+
+	return vmb_synthvid_guest_register(g, &c, (struct vmb_synthvid_guest **)state);
+}
+
+static void video_guest_free(void *state)
+{
+	vmb_synthvid_guest_free(state);
+}
+
 const struct vm_device vm_devices[] = {
 	{"storage", storage_host_add, storage_guest_register, NULL, storage_guest_free},
+	{"net", net_host_add, net_guest_register, NULL, net_guest_free},
 	{"test", test_host_add, test_guest_register, test_guest_stop, test_guest_free},
 	{"ic", ic_host_add, ic_guest_register, ic_guest_stop, ic_guest_free},
 	{"ic-kvp-vss-fcopy", icb_host_add, icb_guest_register, icb_guest_stop, icb_guest_free},
 	{"input", input_host_add, input_guest_register, NULL, input_guest_free},
+	{"video", video_host_add, video_guest_register, NULL, video_guest_free},
 };
 const unsigned vm_device_count = sizeof(vm_devices) / sizeof(vm_devices[0]);

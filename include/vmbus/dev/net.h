@@ -24,6 +24,9 @@ struct vmb_net_stats {
 	uint64_t bad_packets; /* malformed NVSP/RNDIS from the peer */
 };
 
+/* 0 when TAP interfaces can be created here (/dev/net/tun, CAP_NET_ADMIN), else -errno. */
+int vmb_net_available(void);
+
 /* ---- host (netvsp) ---- */
 struct vmb_netvsp;
 

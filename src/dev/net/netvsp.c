@@ -404,3 +404,8 @@ void vmb_net_host_stats(struct vmb_netvsp *n, struct vmb_net_stats *st)
 	*st = n->st;
 	pthread_mutex_unlock(&n->lock);
 }
+
+int vmb_net_available(void)
+{
+	return vmb_tap_available();
+}

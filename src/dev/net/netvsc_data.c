@@ -1,0 +1,295 @@
+/*
+ * netvsc data path: guest TAP frames to the host through send-buffer
+ * sections, transfer-page packets from the host into the guest TAP, and
+ * RNDIS control messages in a GPA-direct page (as Linux sends them).
+ */
+#include <errno.h>
+#include <poll.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "dev/net/netvsc_priv.h"
+#include "util/deadline.h"
+
+static void bad(struct nvc_dev *d, const char *why)
+{
+	pthread_mutex_lock(&d->lock);
+	d->st.bad_packets++;
+	pthread_mutex_unlock(&d->lock);
+	vmb_guest_log(d->nv->g, "netvsc: %s", why);
+}
+
+static void rx_frame(struct nvc_dev *d, const struct vmb_rndis_msg *m)
+{
+	struct vmb_rndis_frame f;
+	bool ok;
+
+	if (vmb_rndis_parse_packet(m, &f) < 0) {
+		bad(d, "malformed RNDIS packet");
+		return;
+	}
+	ok = d->tap_fd >= 0 && write(d->tap_fd, f.data, f.len) == (ssize_t)f.len;
+	pthread_mutex_lock(&d->lock);
+	if (ok) {
+		d->st.rx_frames++;
+		d->st.rx_bytes += f.len;
+	} else {
+		d->st.rx_dropped++;
+	}
+	pthread_mutex_unlock(&d->lock);
+}
+
+static void rx_control(struct nvc_dev *d, const struct vmb_rndis_msg *m)
+{
+	struct vmb_rndis_resp r;
+
+	if (vmb_rndis_parse_response(m, &r) < 0) {
+		bad(d, "malformed RNDIS completion");
+		return;
+	}
+	pthread_mutex_lock(&d->lock);
+	/* Only the request we wait for; late answers of timed-out ones are dropped. */
+	if (d->wait_req && r.req_id == d->wait_req && !d->got && m->len <= sizeof(d->resp)) {
+		memcpy(d->resp, m->body - RNDIS_HEADER_SIZE, m->len);
+		d->resp_len = m->len;
+		d->got = true;
+		pthread_cond_broadcast(&d->cond);
+	}
+	pthread_mutex_unlock(&d->lock);
+}
+
+static void rx_message(struct nvc_dev *d, uint32_t len)
+{
+	struct vmb_rndis_msg m;
+	uint32_t status;
+
+	if (vmb_rndis_parse_hdr(d->rx_copy, len, &m) < 0) {
+		bad(d, "RNDIS message longer than its range");
+		return;
+	}
+	if (m.type == RNDIS_MSG_PACKET) {
+		rx_frame(d, &m);
+	} else if (m.type == RNDIS_MSG_INDICATE_STATUS) {
+		if (vmb_rndis_parse_indicate(&m, &status) < 0) {
+			bad(d, "malformed RNDIS status");
+			return;
+		}
+		pthread_mutex_lock(&d->lock);
+		if (status == RNDIS_STATUS_MEDIA_CONNECT)
+			d->link_up = true;
+		else if (status == RNDIS_STATUS_MEDIA_DISCONNECT)
+			d->link_up = false;
+		pthread_mutex_unlock(&d->lock);
+	} else {
+		rx_control(d, &m);
+	}
+}
+
+/* Validate the transfer-page ranges, consume each message, return them all. */
+static void rx_xfer(struct nvc_dev *d, struct vmb_channel *ch, const struct vmb_packet *pkt)
+{
+	struct nvsp_message m = {.msg_type = NVSP_MSG1_TYPE_SEND_RNDIS_PKT_COMPLETE};
+	const uint8_t *ext = pkt->ext;
+	uint16_t id;
+	uint32_t cnt, status = NVSP_STAT_SUCCESS;
+	struct nvsp_message req;
+
+	if (pkt->ext_len < 8 || vmb_nvsp_parse(pkt->data, pkt->len, &req) < 0) {
+		bad(d, "short transfer-page packet");
+		return;
+	}
+	memcpy(&id, ext, sizeof(id));
+	memcpy(&cnt, ext + 4, sizeof(cnt));
+	if (id != NETVSC_RECEIVE_BUFFER_ID || cnt == 0 || cnt > (pkt->ext_len - 8) / 8 ||
+	    req.msg_type != NVSP_MSG1_TYPE_SEND_RNDIS_PKT) {
+		bad(d, "transfer-page packet with a bad header");
+		status = NVSP_STAT_FAIL;
+		cnt = 0;
+	}
+	for (uint32_t i = 0; i < cnt; i++) {
+		struct vmbus_xfer_page_range r;
+
+		memcpy(&r, ext + 8 + (size_t)i * sizeof(r), sizeof(r));
+		if ((uint64_t)r.byte_offset + r.byte_count > NETVSC_RBUF_BYTES ||
+		    r.byte_count > NETVSC_MAX_RNDIS) {
+			bad(d, "transfer-page range outside the receive buffer");
+			status = NVSP_STAT_FAIL;
+			continue;
+		}
+		memcpy(d->rx_copy, d->rbuf + r.byte_offset, r.byte_count);
+		rx_message(d, r.byte_count);
+	}
+	m.rndis_pkt_complete.status = status;
+	vmb_chan_complete(ch, pkt->trans_id, &m, d->msg_size);
+}
+
+void netvsc_on_packet(void *arg, struct vmb_channel *ch, const struct vmb_packet *pkt)
+{
+	struct nvc_dev *d = arg;
+	struct nvsp_message m;
+
+	if (pkt->type == VM_PKT_DATA_USING_XFER_PAGES) {
+		rx_xfer(d, ch, pkt);
+		return;
+	}
+	if (vmb_nvsp_parse(pkt->data, pkt->len, &m) < 0) {
+		bad(d, "short NVSP message");
+		return;
+	}
+	/* Steering tables and VF offers only matter with vRSS / SR-IOV, which we do not use. */
+	if (m.msg_type != NVSP_MSG5_TYPE_SEND_INDIRECTION_TABLE &&
+	    m.msg_type != NVSP_MSG4_TYPE_SEND_VF_ASSOCIATION)
+		bad(d, "unexpected NVSP message");
+}
+
+static void ctl_sent(void *arg, struct vmb_channel *ch, const struct vmb_packet *comp, int status)
+{
+	(void)arg;
+	(void)ch;
+	(void)comp;
+	(void)status;
+}
+
+int netvsc_rndis_request(struct nvc_dev *d, const void *msg, uint32_t len, uint32_t req_id)
+{
+	struct nvsp_message m = {.msg_type = NVSP_MSG1_TYPE_SEND_RNDIS_PKT};
+	struct iovec iov = {&m, d->msg_size};
+	struct vmb_gpa_range r = {.len = len, .pfn_count = 1, .pfns = &d->ctl_pfn};
+	struct vmb_send s = {
+	    .type = VM_PKT_DATA_USING_GPA_DIRECT,
+	    .iov = &iov,
+	    .iovcnt = 1,
+	    .ranges = &r,
+	    .nranges = 1,
+	    .done = ctl_sent,
+	};
+	struct timespec dl;
+	int rc = 0;
+
+	if (len > HV_PAGE_SIZE)
+		return -EMSGSIZE;
+	m.rndis_pkt.channel_type = NVSP_RNDIS_CHANNEL_CONTROL;
+	m.rndis_pkt.send_buf_section_index = NVSP_INVALID_SECTION_INDEX;
+	memcpy(d->ctl_page, msg, len);
+	pthread_mutex_lock(&d->lock);
+	d->wait_req = req_id;
+	d->got = false;
+	pthread_mutex_unlock(&d->lock);
+	rc = vmb_chan_submit(d->ch, &s, NULL);
+	vmb_deadline_after(&dl, CLOCK_REALTIME, NETVSC_TIMEOUT_MS);
+	pthread_mutex_lock(&d->lock);
+	while (rc == 0 && !d->got)
+		if (pthread_cond_timedwait(&d->cond, &d->lock, &dl))
+			rc = -ETIMEDOUT;
+	d->wait_req = 0;
+	pthread_mutex_unlock(&d->lock);
+	return rc;
+}
+
+static void tx_done(void *arg, struct vmb_channel *ch, const struct vmb_packet *comp, int status)
+{
+	struct tx_slot *s = arg;
+	struct nvc_dev *d = s->d;
+	struct nvsp_message m;
+	bool ok = status == 0 && vmb_nvsp_parse(comp->data, comp->len, &m) == 0 &&
+		  m.rndis_pkt_complete.status == NVSP_STAT_SUCCESS;
+
+	(void)ch;
+	pthread_mutex_lock(&d->lock);
+	if (!ok)
+		d->st.tx_dropped++;
+	d->free_secs[d->nfree++] = s->idx;
+	pthread_cond_broadcast(&d->cond);
+	pthread_mutex_unlock(&d->lock);
+}
+
+static int get_section(struct nvc_dev *d, uint32_t *idx)
+{
+	pthread_mutex_lock(&d->lock);
+	while (!d->nfree && !d->stop)
+		pthread_cond_wait(&d->cond, &d->lock);
+	if (d->nfree)
+		*idx = d->free_secs[--d->nfree];
+	pthread_mutex_unlock(&d->lock);
+	return d->stop ? -ECANCELED : 0;
+}
+
+static void put_section(struct nvc_dev *d, uint32_t idx)
+{
+	pthread_mutex_lock(&d->lock);
+	d->free_secs[d->nfree++] = idx;
+	pthread_mutex_unlock(&d->lock);
+}
+
+/* Read one frame from the TAP straight into a section and send it. */
+static int tx_one(struct nvc_dev *d, uint32_t idx)
+{
+	uint8_t *p = d->sbuf + (size_t)idx * d->ssec_size;
+	ssize_t got = read(d->tap_fd, p + RNDIS_PACKET_SIZE, d->ssec_size - RNDIS_PACKET_SIZE);
+	struct nvsp_message m = {.msg_type = NVSP_MSG1_TYPE_SEND_RNDIS_PKT};
+	struct iovec iov = {&m, d->msg_size};
+	struct vmb_send s = {.iov = &iov, .iovcnt = 1, .done = tx_done, .arg = &d->slots[idx]};
+	int rc;
+
+	if (got <= 0)
+		return -EAGAIN;
+	m.rndis_pkt.channel_type = NVSP_RNDIS_CHANNEL_DATA;
+	m.rndis_pkt.send_buf_section_index = idx;
+	m.rndis_pkt.send_buf_section_size =
+	    (uint32_t)vmb_rndis_packet_hdr(p, (uint32_t)got) + (uint32_t)got;
+	rc = vmb_chan_submit(d->ch, &s, NULL);
+	if (rc == 0) {
+		pthread_mutex_lock(&d->lock);
+		d->st.tx_frames++;
+		d->st.tx_bytes += (uint64_t)got;
+		pthread_mutex_unlock(&d->lock);
+	}
+	return rc < 0 ? rc : 0;
+}
+
+static void *tx_main(void *arg)
+{
+	struct nvc_dev *d = arg;
+
+	while (!d->stop) {
+		struct pollfd p[2] = {{d->tap_fd, POLLIN, 0}, {d->stop_pipe[0], POLLIN, 0}};
+		uint32_t idx;
+		int rc;
+
+		if (poll(p, 2, -1) < 0 && errno != EINTR)
+			break;
+		if (d->stop || !(p[0].revents & POLLIN) || get_section(d, &idx) < 0)
+			continue;
+		rc = tx_one(d, idx);
+		if (rc < 0)
+			put_section(d, idx);
+		if (rc == -ECANCELED || rc == -EPROTO)
+			break; /* the channel is gone; remove stops us */
+	}
+	return NULL;
+}
+
+int netvsc_tx_start(struct nvc_dev *d)
+{
+	int rc = pthread_create(&d->tx, NULL, tx_main, d);
+
+	d->tx_on = rc == 0;
+	return -rc;
+}
+
+void netvsc_tx_stop(struct nvc_dev *d)
+{
+	char c = 0;
+
+	if (!d->tx_on)
+		return;
+	pthread_mutex_lock(&d->lock);
+	d->stop = true;
+	pthread_cond_broadcast(&d->cond);
+	pthread_mutex_unlock(&d->lock);
+	if (write(d->stop_pipe[1], &c, 1) < 0)
+		vmb_guest_log(d->nv->g, "netvsc: cannot wake the TX thread");
+	pthread_join(d->tx, NULL);
+	d->tx_on = false;
+}
