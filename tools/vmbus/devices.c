@@ -13,7 +13,6 @@
 #include "vmbus/dev/storvsc.h"
 #include "vmbus/dev/test.h"
 #include "vmbus/dev/video.h"
-#include "vmbus/dev/video.h"
 
 const char *vm_opt(const struct vm_opts *o, const char *key, const char *def)
 {
@@ -400,36 +399,6 @@ static void video_guest_free(void *state)
 	vmb_synthvid_guest_free(state);
 }
 
-/* ---- framebuffer (synthvid): video.vram_mb=8, video.width/height (guest mode,
- * 1024x768), video.pattern=1 (colour bars at probe) ---- */
-
-static int video_host_add(struct vmb_host *h, const struct vm_opts *o)
-{
-	struct vmb_synthvid_host_config c = {
-		.vram_mb = (uint16_t)strtoul(vm_opt(o, "video.vram_mb", "8"), NULL, 0),
-	};
-	struct vmb_synthvid_vsp *v;
-	int rc = vmb_synthvid_vsp_add(h, &c, &v);
-
-	return rc < 0 ? rc : vmb_synthvid_register_ctl(h, v);
-}
-
-static int video_guest_register(struct vmb_guest *g, const struct vm_opts *o, void **state)
-{
-	struct vmb_synthvid_guest_config c = {
-		.width = (uint32_t)strtoul(vm_opt(o, "video.width", "1024"), NULL, 0),
-		.height = (uint32_t)strtoul(vm_opt(o, "video.height", "768"), NULL, 0),
-		.pattern = !strcmp(vm_opt(o, "video.pattern", "0"), "1"),
-	};
-
-	return vmb_synthvid_guest_register(g, &c, (struct vmb_synthvid_guest **)state);
-}
-
-static void video_guest_free(void *state)
-{
-	vmb_synthvid_guest_free(state);
-}
-
 const struct vm_device vm_devices[] = {
 	{"storage", storage_host_add, storage_guest_register, NULL, storage_guest_free},
 	{"net", net_host_add, net_guest_register, NULL, net_guest_free},
@@ -437,7 +406,6 @@ const struct vm_device vm_devices[] = {
 	{"ic", ic_host_add, ic_guest_register, ic_guest_stop, ic_guest_free},
 	{"ic-kvp-vss-fcopy", icb_host_add, icb_guest_register, icb_guest_stop, icb_guest_free},
 	{"input", input_host_add, input_guest_register, NULL, input_guest_free},
-	{"video", video_host_add, video_guest_register, NULL, video_guest_free},
 	{"video", video_host_add, video_guest_register, NULL, video_guest_free},
 };
 const unsigned vm_device_count = sizeof(vm_devices) / sizeof(vm_devices[0]);
