@@ -3,7 +3,10 @@
  * in one process over the real transport, beside direct io_uring on the
  * same backing file (same flags as the host's back end) in the same run.
  *
- *   bench_storage [seconds per test (default 2)] [image path]
+ *   bench_storage [seconds per test (default 2)] [image path or ""] [test name filter]
+ *
+ * Beside each figure: context switches per I/O in the whole process (all
+ * threads, voluntary + involuntary), which counts the wake-ups a request costs.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -14,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -22,6 +26,11 @@
 
 #define DISK_BYTES (512ull << 20)
 #define MAX_QD	   32
+
+struct result {
+	double rate; /* I/Os per second */
+	double csw;  /* context switches per I/O */
+};
 
 struct test {
 	const char *name;
@@ -55,6 +64,14 @@ static uint64_t next_off(const struct test *t, uint64_t *state)
 	}
 	*state = (*state + t->bs) % DISK_BYTES;
 	return *state;
+}
+
+static double ctx_switches(void)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_SELF, &ru);
+	return (double)ru.ru_nvcsw + (double)ru.ru_nivcsw;
 }
 
 static uint64_t seed(const struct test *t)
@@ -98,11 +115,12 @@ static void vio_done(struct vmb_blk_io *io, int status)
 	atomic_fetch_sub(&r->inflight, 1);
 }
 
-static double bench_vmbus(struct vmb_blk *b, const struct test *t, double secs, uint8_t *bufs)
+static struct result bench_vmbus(struct vmb_blk *b, const struct test *t, double secs,
+				 uint8_t *bufs)
 {
 	struct run r = {.t = t, .b = b, .state = seed(t)};
 	struct vio v[MAX_QD];
-	double t0 = now();
+	double cs0 = ctx_switches(), t0 = now(), ops;
 
 	pthread_mutex_init(&r.lock, NULL);
 	r.deadline = t0 + secs;
@@ -124,20 +142,21 @@ static double bench_vmbus(struct vmb_blk *b, const struct test *t, double secs, 
 	pthread_mutex_destroy(&r.lock);
 	if (atomic_load(&r.err))
 		fprintf(stderr, "storvsc I/O error %d\n", atomic_load(&r.err));
-	return (double)atomic_load(&r.ops) / (now() - t0);
+	ops = (double)atomic_load(&r.ops);
+	return (struct result){ops / (now() - t0), (ctx_switches() - cs0) / (ops ? ops : 1)};
 }
 
 /* ---- direct io_uring ---- */
 
-static double bench_uring(int fd, const struct test *t, double secs, uint8_t *bufs)
+static struct result bench_uring(int fd, const struct test *t, double secs, uint8_t *bufs)
 {
 	struct io_uring ring;
 	uint64_t state = seed(t), ops = 0;
-	double t0 = now(), deadline = t0 + secs;
+	double cs0 = ctx_switches(), t0 = now(), deadline = t0 + secs;
 	unsigned inflight = 0;
 
 	if (io_uring_queue_init(MAX_QD * 2, &ring, 0) < 0)
-		return 0;
+		return (struct result){0, 0};
 	for (unsigned i = 0; i < t->qd; i++) {
 		struct io_uring_sqe *sqe = io_uring_get_sqe(&ring);
 		uint64_t off = next_off(t, &state);
@@ -175,7 +194,8 @@ static double bench_uring(int fd, const struct test *t, double secs, uint8_t *bu
 		}
 	}
 	io_uring_queue_exit(&ring);
-	return (double)ops / (now() - t0);
+	return (struct result){(double)ops / (now() - t0),
+			       (ctx_switches() - cs0) / (double)(ops ? ops : 1)};
 }
 
 /* ---- set-up ---- */
@@ -255,6 +275,7 @@ static int prefill(const char *img)
 int main(int argc, char **argv)
 {
 	double secs = argc > 1 ? atof(argv[1]) : 2.0;
+	const char *filter = argc > 3 ? argv[3] : NULL;
 	char dir[] = "/tmp/bench-storage-XXXXXX", img[256];
 	struct vm vm = {0};
 	uint8_t *vbufs, *ubufs;
@@ -262,7 +283,7 @@ int main(int argc, char **argv)
 
 	if (!mkdtemp(dir))
 		return 1;
-	if (argc > 2)
+	if (argc > 2 && argv[2][0])
 		snprintf(img, sizeof(img), "%s", argv[2]);
 	else
 		snprintf(img, sizeof(img), "%s/disk.img", dir);
@@ -280,17 +301,24 @@ int main(int argc, char **argv)
 	ubufs = aligned_alloc(4096, (size_t)MAX_QD << 20);
 	printf("storage: %s, %.1f s per test, image %s (%llu MiB, page cache)\n",
 	       "storvsc->storvsp", secs, img, (unsigned long long)(DISK_BYTES >> 20));
-	printf("%-18s %14s %14s %7s\n", "test", "storvsc", "io_uring", "ratio");
+	printf("%-18s %14s %14s %7s %15s\n", "test", "storvsc", "io_uring", "ratio",
+	       "csw/IO vsc uring");
 	for (unsigned i = 0; i < sizeof(tests) / sizeof(tests[0]); i++) {
 		const struct test *t = &tests[i];
-		double u = bench_uring(fd, t, secs, ubufs);
-		double v = bench_vmbus(vm.b, t, secs, vbufs);
+		struct result u, v;
 
+		if (filter && !strstr(t->name, filter))
+			continue;
+		u = bench_uring(fd, t, secs, ubufs);
+		v = bench_vmbus(vm.b, t, secs, vbufs);
 		if (t->bs >= (1 << 20))
-			printf("%-18s %9.0f MB/s %9.0f MB/s %6.1f%%\n", t->name,
-			       v * (double)t->bs / 1e6, u * (double)t->bs / 1e6, 100 * v / u);
+			printf("%-18s %9.0f MB/s %9.0f MB/s %6.1f%%", t->name,
+			       v.rate * (double)t->bs / 1e6, u.rate * (double)t->bs / 1e6,
+			       100 * v.rate / u.rate);
 		else
-			printf("%-18s %9.0f IOPS %9.0f IOPS %6.1f%%\n", t->name, v, u, 100 * v / u);
+			printf("%-18s %9.0f IOPS %9.0f IOPS %6.1f%%", t->name, v.rate, u.rate,
+			       100 * v.rate / u.rate);
+		printf("  %6.2f %6.2f\n", v.csw, u.csw);
 	}
 	vmb_blk_free_buf(vm.b, vbufs, (size_t)MAX_QD << 20);
 	free(ubufs);

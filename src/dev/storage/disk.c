@@ -1,4 +1,13 @@
-/* Raw image back end over io_uring: one ring + one completion thread per disk. */
+/*
+ * Raw image back end over io_uring: one ring + one completion thread per disk.
+ *
+ * Completions are reaped by whoever finds them first. Buffered reads that
+ * hit the page cache complete inside io_uring_enter(), so the submitting
+ * thread (the host loop) reaps them right after submitting and answers the
+ * guest without waking anybody; the completion thread only sleeps in the
+ * kernel while some request is still outstanding there (writes punted to
+ * io-wq, O_DIRECT, cache misses).
+ */
 #include <errno.h>
 #include <fcntl.h>
 #include <liburing.h>
@@ -14,6 +23,7 @@
 
 #define DISK_RING_ENTRIES 256
 #define DISK_ALIGN	  4096u
+#define DISK_REAP_MAX	  64 /* completions taken per pass over the CQ */
 
 struct vmb_disk {
 	int fd;
@@ -21,11 +31,31 @@ struct vmb_disk {
 	uint64_t size;
 	char *path;
 	struct io_uring ring;
-	pthread_mutex_t sq_lock; /* one submitter at a time; the thread reaps */
+	pthread_mutex_t sq_lock; /* one submitter at a time */
+	/* The CQ has one consumer at a time; pending and stopping go with it. */
+	pthread_mutex_t cq_lock;
+	pthread_cond_t cq_cond; /* pending became non-zero, or stopping */
+	unsigned pending;	/* SQEs submitted whose CQE nobody has taken */
+	bool stopping;
 	pthread_t thread;
 };
 
+struct reaped {
+	struct vmb_disk_io *io;
+	int res;
+};
+
 static int queue_sqe(struct vmb_disk *d, struct vmb_disk_io *io);
+static int submit_sqes(struct vmb_disk *d);
+
+/* Requests are left in the kernel: the completion thread must wait for them. */
+static void kick(struct vmb_disk *d)
+{
+	pthread_mutex_lock(&d->cq_lock);
+	if (d->pending)
+		pthread_cond_signal(&d->cq_cond);
+	pthread_mutex_unlock(&d->cq_lock);
+}
 
 static bool aligned(const struct vmb_disk_io *io)
 {
@@ -95,25 +125,65 @@ static void reap(struct vmb_disk *d, struct vmb_disk_io *io, int res)
 	pthread_mutex_unlock(&d->sq_lock);
 	if (res < 0)
 		finish(io, res);
+	else
+		kick(d);
+}
+
+/* Take up to DISK_REAP_MAX completions off the CQ (cq_lock held). */
+static unsigned take_cqes(struct vmb_disk *d, struct reaped *out)
+{
+	struct io_uring_cqe *cqe;
+	unsigned n = 0;
+
+	while (n < DISK_REAP_MAX && io_uring_peek_cqe(&d->ring, &cqe) == 0) {
+		out[n].io = io_uring_cqe_get_data(cqe);
+		out[n].res = cqe->res;
+		io_uring_cqe_seen(&d->ring, cqe);
+		d->pending--;
+		/* The NOP of vmb_disk_close() carries no request. */
+		if (out[n].io)
+			n++;
+	}
+	return n;
+}
+
+/* Complete what is on the CQ now; false when it was empty. */
+static bool reap_ready(struct vmb_disk *d)
+{
+	struct reaped done[DISK_REAP_MAX];
+	unsigned n;
+
+	pthread_mutex_lock(&d->cq_lock);
+	n = take_cqes(d, done);
+	pthread_mutex_unlock(&d->cq_lock);
+	/* Outside the lock: a short transfer resubmits, and done() answers the guest. */
+	for (unsigned i = 0; i < n; i++)
+		reap(d, done[i].io, done[i].res);
+	return n > 0;
 }
 
 static void *completion_main(void *arg)
 {
 	struct vmb_disk *d = arg;
+	unsigned ready;
 
 	for (;;) {
-		struct io_uring_cqe *cqe;
-		struct vmb_disk_io *io;
-		int res;
-
-		if (io_uring_wait_cqe(&d->ring, &cqe) < 0)
-			continue;
-		io = io_uring_cqe_get_data(cqe);
-		res = cqe->res;
-		io_uring_cqe_seen(&d->ring, cqe);
-		if (!io) /* the stop marker from vmb_disk_close() */
+		pthread_mutex_lock(&d->cq_lock);
+		while (!d->pending && !d->stopping)
+			pthread_cond_wait(&d->cq_cond, &d->cq_lock);
+		if (!d->pending) {
+			pthread_mutex_unlock(&d->cq_lock);
 			return NULL;
-		reap(d, io, res);
+		}
+		ready = io_uring_cq_ready(&d->ring);
+		pthread_mutex_unlock(&d->cq_lock);
+		/* Sleep in the kernel until a CQE is posted, without taking it:
+		 * a submitter may get there first (both reap under cq_lock). */
+		if (!ready)
+			io_uring_enter((unsigned)d->ring.ring_fd, 0, 1, IORING_ENTER_GETEVENTS,
+				       NULL);
+		while (reap_ready(d))
+			;
 	}
 }
 
@@ -121,9 +191,22 @@ static struct io_uring_sqe *get_sqe(struct vmb_disk *d)
 {
 	struct io_uring_sqe *sqe = io_uring_get_sqe(&d->ring);
 
-	if (!sqe && io_uring_submit(&d->ring) >= 0)
+	if (!sqe && submit_sqes(d) == 0)
 		sqe = io_uring_get_sqe(&d->ring);
 	return sqe;
+}
+
+/* With sq_lock held: count what goes to the kernel before it can complete. */
+static int submit_sqes(struct vmb_disk *d)
+{
+	unsigned n = io_uring_sq_ready(&d->ring);
+	int rc;
+
+	pthread_mutex_lock(&d->cq_lock);
+	d->pending += n;
+	pthread_mutex_unlock(&d->cq_lock);
+	rc = io_uring_submit(&d->ring);
+	return rc < 0 ? rc : 0;
 }
 
 /* With sq_lock held. */
@@ -131,7 +214,6 @@ static int queue_sqe(struct vmb_disk *d, struct vmb_disk_io *io)
 {
 	struct io_uring_sqe *sqe = get_sqe(d);
 	uint64_t off = io->offset + io->moved;
-	int rc;
 
 	if (!sqe)
 		return -EBUSY;
@@ -163,8 +245,7 @@ static int queue_sqe(struct vmb_disk *d, struct vmb_disk_io *io)
 		break;
 	}
 	io_uring_sqe_set_data(sqe, io);
-	rc = io_uring_submit(&d->ring);
-	return rc < 0 ? rc : 0;
+	return submit_sqes(d);
 }
 
 static int check_io(const struct vmb_disk *d, const struct vmb_disk_io *io)
@@ -207,8 +288,12 @@ int vmb_disk_submit(struct vmb_disk *d, struct vmb_disk_io *io)
 	if (rc < 0) {
 		free(io->bounce);
 		io->bounce = NULL;
+		return rc;
 	}
-	return rc;
+	/* Page-cache hits are done already: answer them from this thread. */
+	reap_ready(d);
+	kick(d);
+	return 0;
 }
 
 static int open_image(struct vmb_disk *d, const struct vmb_disk_config *cfg)
@@ -255,8 +340,12 @@ int vmb_disk_open(const struct vmb_disk_config *cfg, struct vmb_disk **out)
 		rc = io_uring_queue_init(DISK_RING_ENTRIES, &d->ring, 0);
 	if (rc == 0) {
 		pthread_mutex_init(&d->sq_lock, NULL);
+		pthread_mutex_init(&d->cq_lock, NULL);
+		pthread_cond_init(&d->cq_cond, NULL);
 		rc = -pthread_create(&d->thread, NULL, completion_main, d);
 		if (rc < 0) {
+			pthread_cond_destroy(&d->cq_cond);
+			pthread_mutex_destroy(&d->cq_lock);
 			pthread_mutex_destroy(&d->sq_lock);
 			io_uring_queue_exit(&d->ring);
 		}
@@ -276,16 +365,22 @@ void vmb_disk_close(struct vmb_disk *d)
 {
 	struct io_uring_sqe *sqe;
 
+	pthread_mutex_lock(&d->cq_lock);
+	d->stopping = true;
+	pthread_cond_signal(&d->cq_cond);
+	pthread_mutex_unlock(&d->cq_lock);
+	/* A NOP without data ends a wait for CQEs that a submitter took. */
 	pthread_mutex_lock(&d->sq_lock);
-	/* A NOP without data tells the completion thread to stop. */
 	while (!(sqe = get_sqe(d)))
 		;
 	io_uring_prep_nop(sqe);
 	io_uring_sqe_set_data(sqe, NULL);
-	io_uring_submit(&d->ring);
+	submit_sqes(d);
 	pthread_mutex_unlock(&d->sq_lock);
 	pthread_join(d->thread, NULL);
 	io_uring_queue_exit(&d->ring);
+	pthread_cond_destroy(&d->cq_cond);
+	pthread_mutex_destroy(&d->cq_lock);
 	pthread_mutex_destroy(&d->sq_lock);
 	close(d->fd);
 	free(d->path);

@@ -1,7 +1,9 @@
 /*
  * Disk back end: a raw image file (created sparse on demand) served by
  * io_uring, one ring and one completion thread per disk. Submit from any
- * thread; completions run on the disk's thread.
+ * thread; a request done by the time it is submitted (a page-cache hit)
+ * completes on the submitting thread before vmb_disk_submit() returns,
+ * the others on the disk's thread.
  */
 #ifndef VMB_STOR_DISK_H
 #define VMB_STOR_DISK_H
@@ -32,7 +34,7 @@ struct vmb_disk_io {
 	unsigned iovcnt;
 	uint64_t offset, length;
 	bool fua; /* WRITE: durable before done runs */
-	/* res = 0 or -errno; on the disk's completion thread. */
+	/* res = 0 or -errno; on the disk's thread or inside vmb_disk_submit(). */
 	void (*done)(struct vmb_disk_io *io, int res);
 	/* private to the disk */
 	uint64_t moved;

@@ -30,7 +30,7 @@ static void wake_rescan(struct stor_ctrl *c)
 {
 	pthread_mutex_lock(&c->lock);
 	c->rescan_pending = true;
-	pthread_cond_broadcast(&c->cond);
+	pthread_cond_signal(&c->rescan_cond);
 	pthread_mutex_unlock(&c->lock);
 }
 
@@ -181,7 +181,7 @@ static void *rescan_main(void *arg)
 	pthread_mutex_lock(&c->lock);
 	while (!c->rescan_stop) {
 		if (!c->rescan_pending) {
-			pthread_cond_wait(&c->cond, &c->lock);
+			pthread_cond_wait(&c->rescan_cond, &c->lock);
 			continue;
 		}
 		c->rescan_pending = false;
@@ -220,6 +220,7 @@ static struct stor_ctrl *ctrl_new(struct vmb_stor_guest *sg, struct vmb_device *
 	pthread_rwlock_init(&c->use, NULL);
 	pthread_mutex_init(&c->lock, NULL);
 	pthread_cond_init(&c->cond, NULL);
+	pthread_cond_init(&c->rescan_cond, NULL);
 	return c;
 }
 
@@ -228,7 +229,7 @@ static void ctrl_stop(struct stor_ctrl *c)
 	if (c->rescan_started) {
 		pthread_mutex_lock(&c->lock);
 		c->rescan_stop = true;
-		pthread_cond_broadcast(&c->cond);
+		pthread_cond_signal(&c->rescan_cond);
 		pthread_mutex_unlock(&c->lock);
 		pthread_join(c->rescan_thr, NULL);
 		c->rescan_started = false;
@@ -269,6 +270,7 @@ static int stor_probe(struct vmb_device *dev)
 		pthread_rwlock_destroy(&c->use);
 		pthread_mutex_destroy(&c->lock);
 		pthread_cond_destroy(&c->cond);
+		pthread_cond_destroy(&c->rescan_cond);
 		free(c);
 		return rc;
 	}
@@ -381,6 +383,7 @@ void vmb_stor_guest_free(struct vmb_stor_guest *sg)
 		pthread_rwlock_destroy(&c->use);
 		pthread_mutex_destroy(&c->lock);
 		pthread_cond_destroy(&c->cond);
+		pthread_cond_destroy(&c->rescan_cond);
 		free(c);
 	}
 	while (sg->dmas) {

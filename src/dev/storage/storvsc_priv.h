@@ -46,7 +46,7 @@ struct stor_ctrl {
 	_Atomic unsigned nchans;
 	atomic_uint rr;
 
-	/* SRB credits and bounce slots (lock/cond). */
+	/* SRB credits and bounce slots (lock/cond); rescan state (lock). */
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	unsigned srbs, srb_limit;
@@ -54,7 +54,10 @@ struct stor_ctrl {
 	uint64_t *pool_pfns; /* STOR_POOL_SLOTS * pages per slot */
 	uint64_t slot_free;  /* bitmap */
 
-	/* Rescan thread: woken by the host's bus-change packets. */
+	/* Rescan thread: woken by the host's bus-change packets. Its own
+	 * condition: every completion broadcasts cond, and waking this thread
+	 * for each of them cost a context switch per I/O. */
+	pthread_cond_t rescan_cond;
 	pthread_t rescan_thr;
 	bool rescan_pending, rescan_stop, rescan_started;
 };
