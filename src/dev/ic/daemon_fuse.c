@@ -207,6 +207,22 @@ static bool deliver(struct dfuse_file *f, fuse_req_t req)
 	return n != -EAGAIN;
 }
 
+/*
+ * A daemon killed in a parked read stays in D state until that read is
+ * answered: the kernel tells us through FUSE_INTERRUPT.
+ */
+static void df_interrupt(fuse_req_t req, void *arg)
+{
+	struct dfuse_file *f = arg;
+
+	pthread_mutex_lock(&f->m->lock);
+	if (f->parked == req) {
+		f->parked = NULL;
+		fuse_reply_err(req, EINTR);
+	}
+	pthread_mutex_unlock(&f->m->lock);
+}
+
 static void df_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		    struct fuse_file_info *fi)
 {
@@ -223,10 +239,14 @@ static void df_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		fuse_reply_err(req, EINVAL);
 		return;
 	}
+	/* Before parking: an interrupt that comes first shows in fuse_req_interrupted(). */
+	fuse_req_interrupt_func(req, df_interrupt, f);
 	pthread_mutex_lock(&f->m->lock);
 	if (!deliver(f, req)) {
 		if ((fi->flags & O_NONBLOCK) || f->parked)
 			fuse_reply_err(req, EAGAIN);
+		else if (fuse_req_interrupted(req))
+			fuse_reply_err(req, EINTR);
 		else
 			f->parked = req;
 	}
