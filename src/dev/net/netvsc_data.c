@@ -204,15 +204,20 @@ static void tx_done(void *arg, struct vmb_channel *ch, const struct vmb_packet *
 	pthread_mutex_unlock(&d->lock);
 }
 
+/* A free send-buffer section, or -ECANCELED once stopping (none taken then). */
 static int get_section(struct nvc_dev *d, uint32_t *idx)
 {
+	int rc = -ECANCELED;
+
 	pthread_mutex_lock(&d->lock);
 	while (!d->nfree && !d->stop)
 		pthread_cond_wait(&d->cond, &d->lock);
-	if (d->nfree)
+	if (!d->stop) {
 		*idx = d->free_secs[--d->nfree];
+		rc = 0;
+	}
 	pthread_mutex_unlock(&d->lock);
-	return d->stop ? -ECANCELED : 0;
+	return rc;
 }
 
 static void put_section(struct nvc_dev *d, uint32_t idx)
@@ -254,7 +259,7 @@ static void *tx_main(void *arg)
 
 	while (!d->stop) {
 		struct pollfd p[2] = {{d->tap_fd, POLLIN, 0}, {d->stop_pipe[0], POLLIN, 0}};
-		uint32_t idx;
+		uint32_t idx = 0;
 		int rc;
 
 		if (poll(p, 2, -1) < 0 && errno != EINTR)
