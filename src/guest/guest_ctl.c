@@ -221,12 +221,23 @@ static void part_message(void *ctx, uint32_t vp, uint32_t sint, uint32_t type, c
 		shutdown_rescinded(g);
 }
 
+/*
+ * On a VP thread, like shutdown_rescinded(): channels in relid_tab stay
+ * valid here. Requests waiting for a dead host would otherwise sit out
+ * their own timeouts before the guest can quit.
+ */
 static void part_host_down(void *ctx)
 {
 	struct vmb_guest *g = ctx;
+	struct vmb_channel *ch;
 
 	vmb_guest_log(g, "host went away");
 	host_lost(g);
+	for (uint32_t relid = 1; relid < VMB_RELID_TABLE; relid++) {
+		ch = atomic_load(&g->relid_tab[relid]);
+		if (ch)
+			vmb_chan_shutdown(ch);
+	}
 }
 
 static void part_log(void *ctx, const char *msg)
