@@ -88,6 +88,8 @@ int dlink_submit(struct dlink *l, struct vmb_ic_guest *ic, const void *body, siz
 		rc = -ENOTCONN;
 	else if (l->ic) /* the IC layer allows one transaction at a time */
 		rc = -EBUSY;
+	else if (l->out_ready) /* the daemon has not read our handshake answer yet */
+		rc = -ENOTCONN;
 	else if (len > l->svc->body_max)
 		rc = -EBADMSG;
 	if (rc == 0) {
