@@ -124,4 +124,15 @@ int vmb_clockevent_program(struct vmb_guest_part *g, uint32_t vp, uint64_t delta
 /* Cancel a pending event. */
 int vmb_clockevent_stop(struct vmb_guest_part *g, uint32_t vp);
 
+/*
+ * Direct-mode synthetic timers (config HV_STIMER_DIRECT_MODE with an APIC
+ * vector, written with vmb_guest_part_wrmsr): an expiry raises the VP's
+ * interrupt without a SynIC message, and fn runs on the VP's thread with
+ * the timer's index and how many expiries came since the last call
+ * (coalesced, as an interrupt is; at most 255 are counted). NULL fn
+ * ignores them. 0 or -EINVAL.
+ */
+typedef void (*vmb_direct_timer_fn)(void *ctx, uint32_t vp, uint32_t timer, uint32_t expiries);
+int vmb_direct_timer_init(struct vmb_guest_part *g, uint32_t vp, vmb_direct_timer_fn fn, void *ctx);
+
 #endif

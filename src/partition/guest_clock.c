@@ -130,3 +130,28 @@ bool vmb_guest_clockevent_deliver(struct vmb_guest_vp *vp, const void *payload, 
 	fn(ctx, vp->index, msg.expiration_time, msg.delivery_time);
 	return true;
 }
+
+int vmb_direct_timer_init(struct vmb_guest_part *g, uint32_t vp, vmb_direct_timer_fn fn, void *ctx)
+{
+	if (vp >= g->vp_count)
+		return -EINVAL;
+	struct vmb_guest_vp *v = &g->vps[vp];
+	pthread_mutex_lock(&v->lock);
+	v->dt_fn = fn;
+	v->dt_ctx = ctx;
+	pthread_mutex_unlock(&v->lock);
+	return 0;
+}
+
+void vmb_guest_direct_timer_deliver(struct vmb_guest_vp *vp, uint64_t kick)
+{
+	pthread_mutex_lock(&vp->lock);
+	vmb_direct_timer_fn fn = vp->dt_fn;
+	void *ctx = vp->dt_ctx;
+	pthread_mutex_unlock(&vp->lock);
+	for (uint32_t n = 0; n < HV_STIMER_COUNT; n++) {
+		uint32_t count = (uint32_t)(kick >> VMB_KICK_DIRECT_SHIFT(n)) & VMB_KICK_DIRECT_MAX;
+		if (count && fn)
+			fn(ctx, vp->index, n, count);
+	}
+}

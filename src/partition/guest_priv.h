@@ -31,6 +31,8 @@ struct vmb_guest_vp {
 	pthread_mutex_t lock; /* guards the fields below */
 	void (*ce_fn)(void *ctx, uint32_t vp, uint64_t expiration, uint64_t delivery);
 	void *ce_ctx;
+	void (*dt_fn)(void *ctx, uint32_t vp, uint32_t timer, uint32_t expiries);
+	void *dt_ctx;
 	struct vmb_guest_work *work;
 	struct vmb_guest_work **work_tail;
 	bool online;
@@ -87,6 +89,8 @@ bool vmb_gpart_host_gone(struct vmb_guest_part *g);
  * Returns false if no handler takes it (it goes to ops->message).
  */
 bool vmb_guest_clockevent_deliver(struct vmb_guest_vp *vp, const void *payload, size_t len);
+/* The direct-timer expiries counted in a value read from the kick eventfd. */
+void vmb_guest_direct_timer_deliver(struct vmb_guest_vp *vp, uint64_t kick);
 
 /* guest_vp.c */
 int vmb_guest_vp_init(struct vmb_guest_part *g, struct vmb_guest_vp *vp, uint32_t index);

@@ -150,13 +150,12 @@ static void host_hung_up(struct vmb_guest_vp *vp)
 		g->ops.host_down(g->ctx);
 }
 
-/* Reset an eventfd; a failed read only means there was nothing to reset. */
-static void drain(int fd)
+/* Reset an eventfd: its count, 0 when a failed read found nothing to reset. */
+static uint64_t drain(int fd)
 {
 	uint64_t v;
-	ssize_t n = read(fd, &v, sizeof(v));
 
-	(void)n;
+	return read(fd, &v, sizeof(v)) == sizeof(v) ? v : 0;
 }
 
 /* Take queued work and the state under the lock. Returns false to stop. */
@@ -188,8 +187,10 @@ static void *vp_main(void *arg)
 		for (int i = 0; i < n; i++) {
 			if (ev[i].data.u32 == EV_SOCK)
 				host_hung_up(vp);
+			else if (ev[i].data.u32 == EV_KICK)
+				vmb_guest_direct_timer_deliver(vp, drain(vp->kick_fd));
 			else
-				drain(ev[i].data.u32 == EV_KICK ? vp->kick_fd : vp->wake_fd);
+				drain(vp->wake_fd);
 		}
 		if (!take_state(vp, &work, &online))
 			break;

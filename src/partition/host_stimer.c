@@ -5,8 +5,10 @@
  * deadline of all of them; when it fires, every due timer is delivered and
  * the timerfd re-armed.
  *
- * Direct mode (an interrupt vector instead of a message) needs a feature
- * this partition does not offer, so a config asking for it is refused.
+ * Direct mode raises the timer's interrupt on the VP instead of posting a
+ * message: here, a count in the VP's interrupt eventfd (part_priv.h) that
+ * the guest's VP thread hands to its direct-timer callback. Like an APIC
+ * interrupt it needs no SINT and cannot be lost to a full message slot.
  */
 #include <errno.h>
 #include <string.h>
@@ -32,6 +34,12 @@ static bool is_config(uint32_t msr)
 	return (msr - HV_X64_MSR_STIMER0_CONFIG) % 2 == 0;
 }
 
+/* Direct mode needs no SINT; message mode needs one. */
+static bool deliverable(uint64_t config)
+{
+	return (config & HV_STIMER_DIRECT_MODE) || HV_STIMER_SINTX(config) != 0;
+}
+
 /* Periodic: first expiry one period from now. One-shot: COUNT is absolute. */
 static void start(struct vmb_host_stimer *t, uint64_t now)
 {
@@ -48,20 +56,16 @@ int vmb_host_stimer_wrmsr(struct vmb_host_part *h, uint32_t vp, uint32_t msr, ui
 		return HV_STATUS_INVALID_PARAMETER;
 	struct vmb_host_stimer *t = stimer_of(h, vp, msr);
 	if (is_config(msr)) {
-		if (value & HV_STIMER_DIRECT_MODE) {
-			vmb_hlog(h, "VP %u: direct-mode synthetic timer refused", vp);
-			return HV_STATUS_INVALID_PARAMETER;
-		}
 		value &= HV_STIMER_CONFIG_MASK;
 		/* A message-mode timer without a SINT cannot be enabled. */
-		if (HV_STIMER_SINTX(value) == 0)
+		if (!deliverable(value))
 			value &= ~HV_STIMER_ENABLE;
 		t->config = value;
 	} else {
 		t->count = value;
 		if (value == 0)
 			t->config &= ~HV_STIMER_ENABLE;
-		else if (t->config & HV_STIMER_AUTO_ENABLE && HV_STIMER_SINTX(t->config))
+		else if (t->config & HV_STIMER_AUTO_ENABLE && deliverable(t->config))
 			t->config |= HV_STIMER_ENABLE;
 	}
 	start(t, vmb_host_clock_now(&h->clock));
@@ -119,6 +123,15 @@ void vmb_host_stimer_rearm(struct vmb_host_part *h)
  * deadline is the previous one plus the period, so it does not drift; a
  * lazy one skips the periods already missed instead of delivering each.
  */
+static int raise_direct(struct vmb_host_part *h, uint32_t vp, uint32_t n)
+{
+	uint64_t v = UINT64_C(1) << VMB_KICK_DIRECT_SHIFT(n);
+
+	if (!(h->vps[vp].scontrol & 1))
+		return -EAGAIN; /* SynIC off: the interrupt goes nowhere */
+	return write(h->vps[vp].kick_fd, &v, sizeof(v)) == sizeof(v) ? 0 : -errno;
+}
+
 static void fire(struct vmb_host_part *h, uint32_t vp, uint32_t n, uint64_t now)
 {
 	struct vmb_host_stimer *t = &h->vps[vp].stimer[n];
@@ -127,9 +140,13 @@ static void fire(struct vmb_host_part *h, uint32_t vp, uint32_t n, uint64_t now)
 	    .expiration_time = t->deadline,
 	    .delivery_time = now,
 	};
+	int err;
 
-	int err = vmb_host_synic_post(h, vp, HV_STIMER_SINTX(t->config), HVMSG_TIMER_EXPIRED, &msg,
-				      sizeof(msg));
+	if (t->config & HV_STIMER_DIRECT_MODE)
+		err = raise_direct(h, vp, n);
+	else
+		err = vmb_host_synic_post(h, vp, HV_STIMER_SINTX(t->config), HVMSG_TIMER_EXPIRED,
+					  &msg, sizeof(msg));
 	if (err)
 		vmb_hlog(h, "VP %u timer %u: expiry lost (%s)", vp, n, strerror(-err));
 	if (!(t->config & HV_STIMER_PERIODIC)) {

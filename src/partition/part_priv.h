@@ -11,6 +11,14 @@
 /* The SINT VMBus uses for its messages and channel events (PROTOCOL.md 1.1). */
 #define VMB_VMBUS_SINT 2
 
+/*
+ * A VP's interrupt eventfd counts SynIC kicks (1 each) in its low 32 bits;
+ * a direct-mode synthetic timer n adds its expiries in an 8-bit field
+ * above them, so one read tells the VP thread both.
+ */
+#define VMB_KICK_DIRECT_SHIFT(n) (32u + 8u * (n))
+#define VMB_KICK_DIRECT_MAX	 0xffu
+
 /* Event-flag bitmaps are touched as 64-bit words by both sides. */
 _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "flag bitmap byte order");
 

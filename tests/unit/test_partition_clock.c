@@ -509,11 +509,11 @@ static void test_disable_pending(void **state)
 	assert_int_equal(vmb_guest_part_rdmsr(E.g, 0, HV_X64_MSR_STIMER_CONFIG(3), &v), 0);
 	assert_int_equal(v & HV_STIMER_ENABLE, 0);
 
-	/* A config without a SINT cannot enable; direct mode is not offered. */
+	/* A message-mode config without a SINT cannot enable. */
 	assert_int_equal(wrmsr(0, HV_X64_MSR_STIMER_CONFIG(1), HV_STIMER_ENABLE), 0);
 	assert_int_equal(wrmsr(0, HV_X64_MSR_STIMER_COUNT(1), now + 10 * MS), 0);
-	assert_int_equal(wrmsr(0, HV_X64_MSR_STIMER_CONFIG(2), HV_STIMER_DIRECT_MODE | 0x400),
-			 HV_STATUS_INVALID_PARAMETER);
+	assert_int_equal(vmb_guest_part_rdmsr(E.g, 0, HV_X64_MSR_STIMER_CONFIG(1), &v), 0);
+	assert_int_equal(v & HV_STIMER_ENABLE, 0);
 	usleep(80000);
 	assert_int_equal(nmsgs(), 0);
 }
@@ -561,6 +561,68 @@ static void test_clockevent(void **state)
 	assert_int_equal(vmb_clockevent_init(E.g, VPS, ce_fn, &E), -EINVAL);
 }
 
+static unsigned dt_calls[VPS][HV_STIMER_COUNT], dt_expiries;
+
+static void dt_fn(void *ctx, uint32_t vp, uint32_t timer, uint32_t expiries)
+{
+	struct env *e = ctx;
+
+	pthread_mutex_lock(&e->lock);
+	if (vp < VPS && timer < HV_STIMER_COUNT)
+		dt_calls[vp][timer]++;
+	dt_expiries += expiries;
+	pthread_mutex_unlock(&e->lock);
+}
+
+static unsigned dt_count(uint32_t vp, uint32_t timer)
+{
+	pthread_mutex_lock(&E.lock);
+	unsigned n = dt_calls[vp][timer];
+	pthread_mutex_unlock(&E.lock);
+	return n;
+}
+
+#define DIRECT_CONFIG(flags) (HV_STIMER_DIRECT_MODE | (UINT64_C(0x40) << 4) | (flags))
+
+/* Direct mode: no SINT, no message; the VP thread's callback gets the index. */
+static void test_direct_mode(void **state)
+{
+	uint64_t v;
+
+	(void)state;
+	memset(dt_calls, 0, sizeof(dt_calls));
+	dt_expiries = 0;
+	assert_int_equal(vmb_direct_timer_init(E.g, 1, dt_fn, &E), 0);
+	assert_int_equal(vmb_direct_timer_init(E.g, VPS, dt_fn, &E), -EINVAL);
+
+	/* One-shot on timer 2, auto-enabled by COUNT. */
+	assert_int_equal(
+	    wrmsr(1, HV_X64_MSR_STIMER_CONFIG(2), DIRECT_CONFIG(HV_STIMER_AUTO_ENABLE)), 0);
+	assert_int_equal(wrmsr(1, HV_X64_MSR_STIMER_COUNT(2), ref_now() + 2 * MS), 0);
+	assert_int_equal(vmb_guest_part_rdmsr(E.g, 1, HV_X64_MSR_STIMER_CONFIG(2), &v), 0);
+	assert_int_equal(v & HV_STIMER_DIRECT_MODE, HV_STIMER_DIRECT_MODE);
+	assert_true(WAIT_FOR(dt_count(1, 2) == 1));
+	usleep(30000);
+	assert_int_equal(dt_count(1, 2), 1);
+
+	/* Periodic on timer 3 (period 5 ms): keeps coming until disabled. */
+	assert_int_equal(wrmsr(1, HV_X64_MSR_STIMER_COUNT(3), 5 * MS), 0);
+	assert_int_equal(wrmsr(1, HV_X64_MSR_STIMER_CONFIG(3),
+			       DIRECT_CONFIG(HV_STIMER_ENABLE | HV_STIMER_PERIODIC)),
+			 0);
+	assert_true(WAIT_FOR(dt_count(1, 3) >= 5));
+	assert_int_equal(wrmsr(1, HV_X64_MSR_STIMER_CONFIG(3), 0), 0);
+	usleep(20000);
+	unsigned stopped = dt_count(1, 3);
+	usleep(40000);
+	assert_int_equal(dt_count(1, 3), stopped);
+
+	/* Nothing went through the SynIC, and no other timer or VP was raised. */
+	assert_int_equal(nmsgs(), 0);
+	assert_int_equal(dt_count(0, 2) + dt_count(0, 3) + dt_count(1, 0) + dt_count(1, 1), 0);
+	assert_true(dt_expiries >= 6);
+}
+
 static int group_setup(void **state)
 {
 	(void)state;
@@ -591,6 +653,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_periodic_no_drift, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_disable_pending, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_clockevent, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_direct_mode, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_rate_vs_monotonic, setup, teardown),
 	};
 
