@@ -6,7 +6,9 @@
  *   bench_storage [seconds per test (default 2)] [image path or ""] [test name filter]
  *
  * Beside each figure: context switches per I/O in the whole process (all
- * threads, voluntary + involuntary), which counts the wake-ups a request costs.
+ * threads, voluntary + involuntary), which counts the wake-ups a request
+ * costs, and CPU time per I/O (user + system, all threads), which holds up
+ * better than IOPS when other work shares the CPUs.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -30,6 +32,7 @@
 struct result {
 	double rate; /* I/Os per second */
 	double csw;  /* context switches per I/O */
+	double cpu;  /* CPU microseconds per I/O */
 };
 
 struct test {
@@ -66,12 +69,28 @@ static uint64_t next_off(const struct test *t, uint64_t *state)
 	return *state;
 }
 
-static double ctx_switches(void)
+struct usage {
+	double csw, cpu_us;
+};
+
+static struct usage usage(void)
 {
 	struct rusage ru;
 
 	getrusage(RUSAGE_SELF, &ru);
-	return (double)ru.ru_nvcsw + (double)ru.ru_nivcsw;
+	return (struct usage){(double)ru.ru_nvcsw + (double)ru.ru_nivcsw,
+			      (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e6 +
+				  (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec)};
+}
+
+static struct result result(double ops, double t0, struct usage u0)
+{
+	struct usage u = usage();
+
+	if (ops < 1)
+		ops = 1;
+	return (struct result){ops / (now() - t0), (u.csw - u0.csw) / ops,
+			       (u.cpu_us - u0.cpu_us) / ops};
 }
 
 static uint64_t seed(const struct test *t)
@@ -120,7 +139,8 @@ static struct result bench_vmbus(struct vmb_blk *b, const struct test *t, double
 {
 	struct run r = {.t = t, .b = b, .state = seed(t)};
 	struct vio v[MAX_QD];
-	double cs0 = ctx_switches(), t0 = now(), ops;
+	struct usage u0 = usage();
+	double t0 = now();
 
 	pthread_mutex_init(&r.lock, NULL);
 	r.deadline = t0 + secs;
@@ -142,8 +162,7 @@ static struct result bench_vmbus(struct vmb_blk *b, const struct test *t, double
 	pthread_mutex_destroy(&r.lock);
 	if (atomic_load(&r.err))
 		fprintf(stderr, "storvsc I/O error %d\n", atomic_load(&r.err));
-	ops = (double)atomic_load(&r.ops);
-	return (struct result){ops / (now() - t0), (ctx_switches() - cs0) / (ops ? ops : 1)};
+	return result((double)atomic_load(&r.ops), t0, u0);
 }
 
 /* ---- direct io_uring ---- */
@@ -152,11 +171,12 @@ static struct result bench_uring(int fd, const struct test *t, double secs, uint
 {
 	struct io_uring ring;
 	uint64_t state = seed(t), ops = 0;
-	double cs0 = ctx_switches(), t0 = now(), deadline = t0 + secs;
+	struct usage u0 = usage();
+	double t0 = now(), deadline = t0 + secs;
 	unsigned inflight = 0;
 
 	if (io_uring_queue_init(MAX_QD * 2, &ring, 0) < 0)
-		return (struct result){0, 0};
+		return (struct result){0, 0, 0};
 	for (unsigned i = 0; i < t->qd; i++) {
 		struct io_uring_sqe *sqe = io_uring_get_sqe(&ring);
 		uint64_t off = next_off(t, &state);
@@ -194,8 +214,7 @@ static struct result bench_uring(int fd, const struct test *t, double secs, uint
 		}
 	}
 	io_uring_queue_exit(&ring);
-	return (struct result){(double)ops / (now() - t0),
-			       (ctx_switches() - cs0) / (double)(ops ? ops : 1)};
+	return result((double)ops, t0, u0);
 }
 
 /* ---- set-up ---- */
@@ -301,8 +320,8 @@ int main(int argc, char **argv)
 	ubufs = aligned_alloc(4096, (size_t)MAX_QD << 20);
 	printf("storage: %s, %.1f s per test, image %s (%llu MiB, page cache)\n",
 	       "storvsc->storvsp", secs, img, (unsigned long long)(DISK_BYTES >> 20));
-	printf("%-18s %14s %14s %7s %15s\n", "test", "storvsc", "io_uring", "ratio",
-	       "csw/IO vsc uring");
+	printf("%-18s %14s %14s %7s %15s %17s\n", "test", "storvsc", "io_uring", "ratio",
+	       "csw/IO vsc uring", "CPU us/IO vsc uring");
 	for (unsigned i = 0; i < sizeof(tests) / sizeof(tests[0]); i++) {
 		const struct test *t = &tests[i];
 		struct result u, v;
@@ -318,7 +337,7 @@ int main(int argc, char **argv)
 		else
 			printf("%-18s %9.0f IOPS %9.0f IOPS %6.1f%%", t->name, v.rate, u.rate,
 			       100 * v.rate / u.rate);
-		printf("  %6.2f %6.2f\n", v.csw, u.csw);
+		printf("  %6.2f %6.2f   %8.1f %8.1f\n", v.csw, u.csw, v.cpu, u.cpu);
 	}
 	vmb_blk_free_buf(vm.b, vbufs, (size_t)MAX_QD << 20);
 	free(ubufs);

@@ -280,6 +280,7 @@ static int stor_probe(struct vmb_device *dev)
 	rc = vmb_device_open(dev, &o, &c->chans[0]);
 	if (rc == 0) {
 		atomic_store(&c->nchans, 1);
+		vmb_chan_set_poll(c->chans[0], STOR_GUEST_POLL_NS);
 		rc = init_sequence(c);
 	}
 	if (rc == 0)
@@ -324,6 +325,7 @@ static void stor_subchannel(struct vmb_device *dev, uint16_t index)
 	if (!c->gone && index == atomic_load(&c->nchans) &&
 	    vmb_device_open_sub(dev, index, &o, &ch) == 0) {
 		c->chans[index] = ch;
+		vmb_chan_set_poll(ch, STOR_GUEST_POLL_NS);
 		atomic_store(&c->nchans, index + 1u);
 		pthread_mutex_lock(&c->lock);
 		c->srb_limit = STOR_CHAN_REQS * (index + 1u);

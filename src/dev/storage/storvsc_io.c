@@ -18,6 +18,8 @@ struct stor_req {
 };
 
 static _Thread_local bool in_completion;
+/* The channel whose completion this thread is running, if any. */
+static _Thread_local struct vmb_channel *completion_chan;
 
 bool stor_in_completion(void)
 {
@@ -173,8 +175,8 @@ static void srb_done(void *arg, struct vmb_channel *ch, const struct vmb_packet 
 	struct stor_ctrl *c = r->c;
 	uint32_t xfer = 0;
 
-	(void)ch;
 	in_completion = true;
+	completion_chan = ch;
 	if (status == 0)
 		status = srb_result(c, r, comp, &xfer);
 	else if (status != -ECANCELED)
@@ -184,7 +186,23 @@ static void srb_done(void *arg, struct vmb_channel *ch, const struct vmb_packet 
 	put_credit(c, r->slot);
 	r->cmd.done(r->cmd.arg, status, xfer);
 	in_completion = false;
+	completion_chan = NULL;
 	free(r);
+}
+
+/*
+ * Round-robin, except that a request issued from a completion goes back on
+ * the channel that completed: the same VP thread then takes its completion
+ * too, instead of a second VP thread waking (and polling) for it.
+ */
+static struct vmb_channel *pick_chan(struct stor_ctrl *c)
+{
+	unsigned n = atomic_load(&c->nchans);
+
+	for (unsigned i = 0; completion_chan && i < n; i++)
+		if (c->chans[i] == completion_chan)
+			return completion_chan;
+	return c->chans[atomic_fetch_add(&c->rr, 1) % n];
 }
 
 static int send_srb(struct stor_ctrl *c, struct stor_req *r, const uint64_t *pfns, const void *data)
@@ -192,8 +210,7 @@ static int send_srb(struct stor_ctrl *c, struct stor_req *r, const uint64_t *pfn
 	struct iovec iov = {&r->pkt, c->pkt_size};
 	struct vmb_gpa_range range;
 	struct vmb_send s = {.iov = &iov, .iovcnt = 1, .done = srb_done, .arg = r};
-	unsigned n = atomic_load(&c->nchans);
-	struct vmb_channel *ch = c->chans[atomic_fetch_add(&c->rr, 1) % n];
+	struct vmb_channel *ch = pick_chan(c);
 
 	if (r->cmd.len) {
 		uint32_t off = (uint32_t)((uintptr_t)data % STOR_PAGE);
