@@ -172,6 +172,73 @@ static void test_synthvid(void **state)
 			 -EPROTO);
 }
 
+/* Descriptors that once walked for ever or shifted past 64 bits, and a negative X. */
+static void test_hid_hostile_desc(void **state)
+{
+	/* Report Size 0, Report Count 0xffffffff, Input: billions of empty fields. */
+	static const uint8_t huge_count[] = {0x75, 0x00, 0x97, 0xff, 0xff, 0xff, 0xff, 0x81, 0x02};
+	/* 40 one-bit buttons, then X and Y as signed 32-bit fields. */
+	static const uint8_t wide[] = {
+	    0x05, 0x09, 0x19, 0x01, 0x29, 0x28, 0x75, 0x01, 0x95, 0x28,
+	    0x81, 0x02, 0x05, 0x01, 0x09, 0x30, 0x09, 0x31, 0x27, 0xff,
+	    0xff, 0x00, 0x00, 0x75, 0x20, 0x95, 0x02, 0x81, 0x02,
+	};
+	uint8_t rep[13];
+	struct vmb_hid_layout l;
+	struct vmb_input_event ev;
+
+	(void)state;
+	assert_int_equal(vmb_hid_parse_desc(huge_count, sizeof(huge_count), &l), -EBADMSG);
+	assert_int_equal(vmb_hid_parse_desc(wide, sizeof(wide), &l), 0);
+	assert_int_equal(l.button_count, 32);
+	assert_int_equal(l.x_off, 40);
+	memset(rep, 0xff, sizeof(rep));
+	rep[12] = 0x7f; /* Y = 0x7fffffff, X = -1 */
+	assert_int_equal(vmb_hid_decode(&l, rep, sizeof(rep) - 1, &ev), -EBADMSG);
+	assert_int_equal(vmb_hid_decode(&l, rep, sizeof(rep), &ev), 0);
+	assert_int_equal(ev.buttons, 0xffffffffu);
+	assert_int_equal(ev.x, 0);
+	assert_int_equal(ev.y, 0xffff);
+}
+
+static void test_synthvid_pointer(void **state)
+{
+	struct vmb_synthvid_host_state s = {
+	    .max_version = SYNTHVID_VERSION_WIN10, .vram_size = 8u << 20, .vram_ok = fake_ram};
+	struct synthvid_pointer_position pos = {1, 0, 5, 6};
+	struct synthvid_pointer_shape sh = {SYNTHVID_CURSOR_COMPLETE, 1, 2, 2, 0, 0};
+	uint8_t body[sizeof(sh) + 16] = {0}, reply[1024];
+	uint32_t v = SYNTHVID_VERSION_WIN10;
+	size_t rl, rl2;
+
+	(void)state;
+	assert_int_equal(sv_host(&s, SYNTHVID_VERSION_REQUEST, &v, 4, reply, &rl, &rl2), 0);
+	assert_int_equal(
+	    sv_host(&s, SYNTHVID_POINTER_POSITION, &pos, sizeof(pos), reply, &rl, &rl2), 0);
+	assert_true(s.ptr_visible && s.ptr_x == 5 && s.ptr_y == 6);
+	pos.video_output = 1;
+	assert_int_equal(
+	    sv_host(&s, SYNTHVID_POINTER_POSITION, &pos, sizeof(pos), reply, &rl, &rl2), -EINVAL);
+	/* A complete 2x2 ARGB shape needs 16 bytes of pixels. */
+	memcpy(body, &sh, sizeof(sh));
+	assert_int_equal(
+	    sv_host(&s, SYNTHVID_POINTER_SHAPE, body, sizeof(body) - 1, reply, &rl, &rl2),
+	    -EBADMSG);
+	assert_int_equal(sv_host(&s, SYNTHVID_POINTER_SHAPE, body, sizeof(body), reply, &rl, &rl2),
+			 0);
+	assert_int_equal(s.shape_w, 2);
+	/* One part of a split shape carries only what fits. */
+	sh.part_idx = 0;
+	sh.width = sh.height = SYNTHVID_CURSOR_MAX;
+	memcpy(body, &sh, sizeof(sh));
+	assert_int_equal(sv_host(&s, SYNTHVID_POINTER_SHAPE, body, sizeof(body), reply, &rl, &rl2),
+			 0);
+	sh.width = SYNTHVID_CURSOR_MAX + 1;
+	memcpy(body, &sh, sizeof(sh));
+	assert_int_equal(sv_host(&s, SYNTHVID_POINTER_SHAPE, body, sizeof(body), reply, &rl, &rl2),
+			 -EINVAL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -179,6 +246,8 @@ int main(void)
 	    cmocka_unit_test(test_ascii),
 	    cmocka_unit_test(test_mouse),
 	    cmocka_unit_test(test_synthvid),
+	    cmocka_unit_test(test_hid_hostile_desc),
+	    cmocka_unit_test(test_synthvid_pointer),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -94,7 +94,8 @@ static void hid_input(struct hid_walk *w, uint32_t flags, struct vmb_hid_layout 
 		if ((u >> 16) == 0x09 && w->size == 1) {
 			if (!l->button_count)
 				l->button_off = off;
-			if (off == l->button_off + l->button_count)
+			/* Buttons land in a u32: the 33rd and later are ignored. */
+			if (off == l->button_off + l->button_count && l->button_count < 32)
 				l->button_count++;
 		} else if (u == 0x10030 && !l->x_size) {
 			l->x_off = off, l->x_size = w->size, l->x_max = w->lmax;
@@ -113,7 +114,9 @@ static int hid_item(struct hid_walk *w, uint8_t tag, uint32_t v, unsigned n,
 {
 	switch (tag) {
 	case 0x80: /* Input */
-		if ((uint64_t)w->size * w->count > HID_MAX_REPORT_BITS)
+		/* Count alone is bounded too: zero-size fields would still be walked. */
+		if (w->count > HID_MAX_REPORT_BITS ||
+		    (uint64_t)w->size * w->count > HID_MAX_REPORT_BITS)
 			return -EBADMSG;
 		hid_input(w, v, l);
 		if (w->bit > HID_MAX_REPORT_BITS)
@@ -210,11 +213,9 @@ int vmb_hid_decode(const struct vmb_hid_layout *l, const uint8_t *r, size_t len,
 	ev->y = (int32_t)get_bits(r, l->y_off, l->y_size);
 	if (l->wheel_size)
 		ev->wheel = sign_extend(get_bits(r, l->wheel_off, l->wheel_size), l->wheel_size);
-	/* Out-of-range positions are clamped, not trusted. */
-	if (ev->x > l->x_max)
-		ev->x = l->x_max;
-	if (ev->y > l->y_max)
-		ev->y = l->y_max;
+	/* Out-of-range positions are clamped, not trusted (a 32-bit field can read negative). */
+	ev->x = ev->x < 0 ? 0 : ev->x > l->x_max ? l->x_max : ev->x;
+	ev->y = ev->y < 0 ? 0 : ev->y > l->y_max ? l->y_max : ev->y;
 	return 0;
 }
 
