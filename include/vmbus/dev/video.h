@@ -34,6 +34,7 @@
 #define SYNTHVID_MAX_RECTS	 255u
 #define SYNTHVID_MAX_RESOLUTIONS 64u
 #define SYNTHVID_CURSOR_MAX	 96u
+#define SYNTHVID_CURSOR_COMPLETE 0xffu /* pointer shape part_idx: the whole shape */
 #define SYNTHVID_MAX_WIDTH	 7680u
 #define SYNTHVID_MAX_HEIGHT	 4320u
 

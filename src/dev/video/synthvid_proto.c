@@ -166,6 +166,8 @@ static int host_pointer(struct vmb_synthvid_host_state *s, const struct vmb_synt
 		if (m->body_len < sizeof(p))
 			return -EBADMSG;
 		memcpy(&p, m->body, sizeof(p));
+		if (p.video_output != 0)
+			return -EINVAL;
 		s->ptr_visible = p.is_visible != 0;
 		s->ptr_x = p.image_x;
 		s->ptr_y = p.image_y;
@@ -179,6 +181,11 @@ static int host_pointer(struct vmb_synthvid_host_state *s, const struct vmb_synt
 	if (sh.width > SYNTHVID_CURSOR_MAX || sh.height > SYNTHVID_CURSOR_MAX ||
 	    sh.hot_x > sh.width || sh.hot_y > sh.height)
 		return -EINVAL;
+	/* A complete ARGB shape carries every pixel (Linux: 1x1, 4 bytes); the
+	 * parts of a split shape are not assembled here. */
+	if (sh.part_idx == SYNTHVID_CURSOR_COMPLETE && sh.is_argb &&
+	    m->body_len - sizeof(sh) < sh.width * sh.height * 4u)
+		return -EBADMSG;
 	s->shape_w = sh.width;
 	s->shape_h = sh.height;
 	return 0;

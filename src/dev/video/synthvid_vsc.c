@@ -8,6 +8,8 @@
 #include "vmbus/dev/video.h"
 
 #define SV_TIMEOUT_MS 5000
+/* The largest mode (7680x4320x32) fits in 128 MiB; a bigger offer is not needed. */
+#define SV_MAX_VRAM_MB 128u
 
 struct sv_dev {
 	struct vmb_synthvid_guest *sg;
@@ -175,6 +177,12 @@ static int sv_probe(struct vmb_device *dev)
 	};
 	int rc;
 
+	if (mb > SV_MAX_VRAM_MB) {
+		vmb_guest_log(sg->g, "synthvid: refusing %u MiB of VRAM (at most %u)", mb,
+			      SV_MAX_VRAM_MB);
+		free(d);
+		return -EINVAL;
+	}
 	if (!d)
 		return -ENOMEM;
 	d->sg = sg;
