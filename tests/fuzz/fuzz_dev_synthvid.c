@@ -18,7 +18,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 /* Small enough that a screenshot costs little; GPA 0 is the first byte. */
 #define RAM_BYTES  (4u << 20)
-#define VRAM_BYTES (1u << 20)
+#define VRAM_BYTES (256u << 10)
 
 static uint8_t *ram;
 static FILE *devnull;
