@@ -111,9 +111,9 @@ static int start_threads(struct vmb_guest *g)
 	if (pthread_create(&g->poster, NULL, vmb_guest_poster_main, g))
 		return -EAGAIN;
 	g->poster_started = true;
-	if (pthread_create(&g->worker, NULL, vmb_guest_worker_main, g))
-		return -EAGAIN;
-	g->worker_started = true;
+	for (; g->nworkers < VMB_GUEST_WORKERS; g->nworkers++)
+		if (pthread_create(&g->workers[g->nworkers], NULL, vmb_guest_worker_main, g))
+			return -EAGAIN;
 	if (g->cfg.sysfs_dir) {
 		if (pthread_create(&g->sysfs, NULL, vmb_guest_sysfs_main, g))
 			return -EAGAIN;
@@ -229,11 +229,11 @@ static void stop_worker(struct vmb_guest *g)
 	pthread_cond_broadcast(&g->wq_cond);
 	pthread_cond_broadcast(&g->sysfs_cond);
 	pthread_mutex_unlock(&g->lock);
-	if (g->worker_started)
-		pthread_join(g->worker, NULL);
+	for (unsigned i = 0; i < g->nworkers; i++)
+		pthread_join(g->workers[i], NULL);
 	if (g->sysfs_started)
 		pthread_join(g->sysfs, NULL);
-	g->worker_started = false;
+	g->nworkers = 0;
 	g->sysfs_started = false;
 }
 
@@ -270,7 +270,7 @@ void vmb_guest_destroy(struct vmb_guest *g)
 	pthread_mutex_lock(&g->lock);
 	g->destroying = true;
 	pthread_mutex_unlock(&g->lock);
-	if (g->worker_started)
+	if (g->nworkers)
 		vmb_guest_remove_all(g);
 	unload(g);
 	stop_worker(g);

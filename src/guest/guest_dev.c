@@ -1,8 +1,9 @@
 /*
  * Driver model: offers become devices, drivers bind by class GUID, and
- * probe, remove and sub-channel callbacks run on one worker thread so they
- * may block on the host. Rescinds may come at any time and in any order;
- * only the worker frees a device.
+ * probe, remove and sub-channel callbacks run on worker threads so they
+ * may block on the host. Several devices are worked on at once, but the
+ * items of one device run one at a time and in the order queued. Rescinds
+ * may come at any time and in any order; only a worker frees a device.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -194,8 +195,9 @@ static void do_probe(struct vmb_guest *g, struct vmb_device *dev)
 		dev->drv = NULL;
 	} else {
 		dev->bound = true;
-		/* Sub-channels offered during probe are announced now. */
-		for (struct vmb_gchan *gc = dev->chans; gc; gc = gc->next)
+		/* Sub-channels offered during probe are announced now, unless
+		 * a remove is queued: nothing may follow it for this device. */
+		for (struct vmb_gchan *gc = dev->chans; gc && !dev->removing; gc = gc->next)
 			if (gc->index && !gc->rescinded && drv->subchannel)
 				vmb_guest_queue(g, VMB_WORK_SUBCHAN, dev, gc, gc->relid);
 	}
@@ -315,6 +317,27 @@ static void run_work(struct vmb_guest *g, struct vmb_work *w)
 	}
 }
 
+/* The first item whose device no other worker holds (g->lock held). */
+static struct vmb_work *take_work(struct vmb_guest *g)
+{
+	struct vmb_work *prev = NULL;
+
+	for (struct vmb_work *w = g->wq_head; w; prev = w, w = w->next) {
+		if (w->dev && w->dev->in_work)
+			continue;
+		if (prev)
+			prev->next = w->next;
+		else
+			g->wq_head = w->next;
+		if (g->wq_tail == w)
+			g->wq_tail = prev;
+		if (w->dev)
+			w->dev->in_work = true;
+		return w;
+	}
+	return NULL;
+}
+
 void *vmb_guest_worker_main(void *arg)
 {
 	struct vmb_guest *g = arg;
@@ -322,18 +345,22 @@ void *vmb_guest_worker_main(void *arg)
 
 	pthread_mutex_lock(&g->lock);
 	for (;;) {
-		while (!g->wq_head && !g->wq_stop)
-			pthread_cond_wait(&g->wq_cond, &g->lock);
-		w = g->wq_head;
-		if (!w)
+		w = take_work(g);
+		if (!w && g->wq_stop && !g->wq_head)
 			break;
-		g->wq_head = w->next;
-		if (!g->wq_head)
-			g->wq_tail = NULL;
+		if (!w) {
+			pthread_cond_wait(&g->wq_cond, &g->lock);
+			continue;
+		}
 		pthread_mutex_unlock(&g->lock);
 		run_work(g, w);
-		free(w);
 		pthread_mutex_lock(&g->lock);
+		/* A remove freed its device; nothing is queued behind it. */
+		if (w->dev && w->type != VMB_WORK_REMOVE)
+			w->dev->in_work = false;
+		/* Items of this device, or the end of the queue, may now be due. */
+		pthread_cond_broadcast(&g->wq_cond);
+		free(w);
 	}
 	pthread_mutex_unlock(&g->lock);
 	return NULL;

@@ -21,6 +21,12 @@
 
 #define VMB_RELID_TABLE 2048
 #define VMB_MAX_DRIVERS 64
+/*
+ * Workers for probe/remove: each mostly waits for the host, so several
+ * devices come up at once. Items of one device still run one at a time,
+ * in queue order.
+ */
+#define VMB_GUEST_WORKERS 8
 
 struct vmb_guest;
 struct vmb_device;
@@ -73,6 +79,7 @@ struct vmb_device {
 	const struct vmb_driver *drv; /* (L) */
 	bool bound;		      /* (L) probe succeeded */
 	bool removing;		      /* (L) remove queued */
+	bool in_work;		      /* (L) a worker runs an item of this device */
 	void *priv;
 	struct vmb_gchan *chans; /* (L) primary first */
 	struct vmb_device *next; /* (L) g->devs */
@@ -147,9 +154,9 @@ struct vmb_guest {
 	uint64_t int_pfn;
 	uint8_t *int_page;
 
-	/* worker: probe, remove, sub-channel callbacks, relid release */
-	pthread_t worker;
-	bool worker_started;
+	/* workers: probe, remove, sub-channel callbacks, relid release */
+	pthread_t workers[VMB_GUEST_WORKERS];
+	unsigned nworkers;
 	pthread_cond_t wq_cond;
 	struct vmb_work *wq_head, *wq_tail; /* (L) */
 	bool wq_stop;			    /* (L) */
