@@ -30,10 +30,18 @@ static bool fake_ram(void *ctx, uint64_t gpa, uint64_t len)
 	return gpa <= RAM_BYTES && len <= RAM_BYTES - gpa;
 }
 
-static void screenshot(const struct vmb_synthvid_host_state *s)
+/* Only a VRAM or mode the host has not been screenshotted with reads anything new. */
+static void screenshot(const struct vmb_synthvid_host_state *s, uint64_t *gpa,
+		       struct vmb_synthvid_mode *mode)
 {
-	if (!s->mode_set)
+	const struct vmb_synthvid_mode *m = &s->mode;
+
+	if (!s->mode_set ||
+	    (s->vram_gpa == *gpa && m->width == mode->width && m->height == mode->height &&
+	     m->pitch == mode->pitch && m->offset == mode->offset))
 		return;
+	*gpa = s->vram_gpa;
+	*mode = s->mode;
 	rewind(devnull);
 	if (vmb_synthvid_write_ppm(devnull, ram + s->vram_gpa, &s->mode) < 0)
 		abort();
@@ -41,12 +49,15 @@ static void screenshot(const struct vmb_synthvid_host_state *s)
 
 static void host_msg(struct vmb_synthvid_host_state *s, const uint8_t *buf, size_t len)
 {
+	static uint64_t shot_gpa;
+	static struct vmb_synthvid_mode shot_mode;
+
 	uint8_t r1[SYNTHVID_HDRS + sizeof(struct synthvid_resolution_resp)], r2[64];
 	size_t l1, l2;
 
 	if (vmb_synthvid_host_rx(s, buf, len, r1, sizeof(r1), &l1, r2, sizeof(r2), &l2) == 0)
 		sink += (uint32_t)(l1 + l2);
-	screenshot(s);
+	screenshot(s, &shot_gpa, &shot_mode);
 }
 
 static void one(struct vmb_synthvid_host_state *hs, struct vmb_synthvid_guest_state *gs,
