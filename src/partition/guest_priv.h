@@ -37,6 +37,9 @@ struct vmb_guest_vp {
 	struct vmb_guest_work **work_tail;
 	bool online;
 	bool stopping;
+	/* bumped by every VP loop pass (take_state): offline waits for it */
+	uint64_t passes;
+	pthread_cond_t passed;
 };
 
 struct vmb_guest_port {

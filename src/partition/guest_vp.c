@@ -30,6 +30,7 @@ int vmb_guest_vp_init(struct vmb_guest_part *g, struct vmb_guest_vp *vp, uint32_
 	vp->online = true;
 	vp->work_tail = &vp->work;
 	pthread_mutex_init(&vp->lock, NULL);
+	pthread_cond_init(&vp->passed, NULL);
 	vp->inited = true;
 	vp->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	vp->epfd = epoll_create1(EPOLL_CLOEXEC);
@@ -63,6 +64,7 @@ void vmb_guest_vp_fini(struct vmb_guest_vp *vp)
 		free(w);
 	}
 	pthread_mutex_destroy(&vp->lock);
+	pthread_cond_destroy(&vp->passed);
 }
 
 static void wake(struct vmb_guest_vp *vp)
@@ -167,6 +169,8 @@ static bool take_state(struct vmb_guest_vp *vp, struct vmb_guest_work **work, bo
 	vp->work = NULL;
 	vp->work_tail = &vp->work;
 	*online = vp->online;
+	vp->passes++;
+	pthread_cond_broadcast(&vp->passed);
 	pthread_mutex_unlock(&vp->lock);
 	return run;
 }
@@ -237,8 +241,21 @@ int vmb_guest_part_vp_set_online(struct vmb_guest_part *g, uint32_t vp, bool onl
 	struct vmb_guest_vp *v = &g->vps[vp];
 	pthread_mutex_lock(&v->lock);
 	v->online = online;
+	uint64_t seen = v->passes;
 	pthread_mutex_unlock(&v->lock);
 	wake(v);
+	/*
+	 * Going offline: wait until the VP thread has taken the new state, so
+	 * a scan that started while it was online is over when this returns
+	 * and nothing is dispatched on the VP afterwards. (Not from the VP's
+	 * own thread, and only while the thread runs.)
+	 */
+	if (!online && v->thread_started && !pthread_equal(pthread_self(), v->thread)) {
+		pthread_mutex_lock(&v->lock);
+		while (v->passes == seen && !v->stopping)
+			pthread_cond_wait(&v->passed, &v->lock);
+		pthread_mutex_unlock(&v->lock);
+	}
 	return 0;
 }
 
