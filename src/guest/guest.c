@@ -35,18 +35,67 @@ bool vmb_guest_host_gone(const struct vmb_guest *g)
 	return atomic_load(&g->host_down);
 }
 
+/*
+ * Each control-path waiter sleeps on its own condition variable and is
+ * woken only when its own condition holds: with several workers waiting
+ * for different host answers, one shared broadcast woke them all for
+ * every message, and a wake-up is expensive on a loaded host.
+ */
+struct vmb_waiter {
+	pthread_cond_t cv;
+	bool (*done)(void *);
+	void *arg;
+	struct vmb_waiter *next;
+};
+
+static void unlink_waiter(struct vmb_guest *g, struct vmb_waiter *w)
+{
+	for (struct vmb_waiter **pp = &g->waiters; *pp; pp = &(*pp)->next) {
+		if (*pp == w) {
+			*pp = w->next;
+			return;
+		}
+	}
+}
+
 int vmb_guest_wait_until(struct vmb_guest *g, bool (*done)(void *), void *arg)
 {
+	struct vmb_waiter w = {.done = done, .arg = arg, .next = g->waiters};
+	pthread_condattr_t ca;
 	struct timespec dl;
+	int rc = 0;
 
+	if (done(arg))
+		return 0;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&w.cv, &ca);
+	pthread_condattr_destroy(&ca);
+	g->waiters = &w;
 	vmb_deadline_after(&dl, CLOCK_MONOTONIC, g->timeout_ms);
 	while (!done(arg)) {
-		if (vmb_guest_host_gone(g))
-			return -EPIPE;
-		if (pthread_cond_timedwait(&g->cond, &g->lock, &dl) == ETIMEDOUT)
-			return done(arg) ? 0 : -ETIMEDOUT;
+		if (vmb_guest_host_gone(g)) {
+			rc = -EPIPE;
+			break;
+		}
+		if (pthread_cond_timedwait(&w.cv, &g->lock, &dl) == ETIMEDOUT) {
+			rc = done(arg) ? 0 : -ETIMEDOUT;
+			break;
+		}
 	}
-	return 0;
+	unlink_waiter(g, &w);
+	pthread_cond_destroy(&w.cv);
+	return rc;
+}
+
+void vmb_guest_wake(struct vmb_guest *g)
+{
+	bool gone = vmb_guest_host_gone(g);
+
+	pthread_cond_broadcast(&g->cond);
+	for (struct vmb_waiter *w = g->waiters; w; w = w->next)
+		if (gone || w->done(w->arg))
+			pthread_cond_signal(&w->cv);
 }
 
 static int init_sync(struct vmb_guest *g)
@@ -301,7 +350,7 @@ void vmb_guest_stop(struct vmb_guest *g)
 {
 	pthread_mutex_lock(&g->lock);
 	g->stopped = true;
-	pthread_cond_broadcast(&g->cond);
+	vmb_guest_wake(g);
 	pthread_mutex_unlock(&g->lock);
 }
 

@@ -274,7 +274,7 @@ static void unclaim(struct vmb_guest *g, struct vmb_gchan *gc)
 	pthread_mutex_lock(&g->lock);
 	gc->busy = false;
 	vmb_guest_sysfs_kick(g);
-	pthread_cond_broadcast(&g->cond);
+	vmb_guest_wake(g);
 	pthread_mutex_unlock(&g->lock);
 }
 

@@ -49,7 +49,7 @@ static void host_lost(struct vmb_guest *g)
 {
 	pthread_mutex_lock(&g->lock);
 	atomic_store(&g->host_down, true);
-	pthread_cond_broadcast(&g->cond);
+	vmb_guest_wake(g);
 	pthread_mutex_unlock(&g->lock);
 }
 
@@ -260,7 +260,7 @@ static void cli_connected(void *ctx, uint32_t version)
 
 	atomic_store(&g->version, version);
 	g->connected = true;
-	pthread_cond_broadcast(&g->cond);
+	vmb_guest_wake(g);
 }
 
 static void cli_offer(void *ctx, struct vmb_client_channel *cc)
@@ -273,7 +273,7 @@ static void cli_all_offers(void *ctx)
 	struct vmb_guest *g = ctx;
 
 	g->all_offers = true;
-	pthread_cond_broadcast(&g->cond);
+	vmb_guest_wake(g);
 }
 
 static void cli_rescind(void *ctx, struct vmb_client_channel *cc)
@@ -281,7 +281,7 @@ static void cli_rescind(void *ctx, struct vmb_client_channel *cc)
 	struct vmb_guest *g = ctx;
 
 	vmb_guest_on_rescind(g, cc);
-	pthread_cond_broadcast(&g->cond);
+	vmb_guest_wake(g);
 }
 
 static void cli_gpadl_created(void *ctx, uint32_t handle, uint32_t status)
@@ -293,7 +293,7 @@ static void cli_gpadl_created(void *ctx, uint32_t handle, uint32_t status)
 		return;
 	gp->status = status;
 	gp->state = status ? VMB_GPADL_FAILED : VMB_GPADL_CREATED;
-	pthread_cond_broadcast(&g->cond);
+	vmb_guest_wake(g);
 }
 
 static void cli_gpadl_torndown(void *ctx, uint32_t handle)
@@ -304,7 +304,7 @@ static void cli_gpadl_torndown(void *ctx, uint32_t handle)
 	if (!gp)
 		return;
 	gp->state = VMB_GPADL_TORNDOWN;
-	pthread_cond_broadcast(&g->cond);
+	vmb_guest_wake(g);
 }
 
 static void cli_open_result(void *ctx, struct vmb_client_channel *cc, uint32_t status)
@@ -316,7 +316,7 @@ static void cli_open_result(void *ctx, struct vmb_client_channel *cc, uint32_t s
 		return;
 	gc->open_done = true;
 	gc->open_status = status;
-	pthread_cond_broadcast(&g->cond);
+	vmb_guest_wake(g);
 }
 
 static void cli_modify_result(void *ctx, struct vmb_client_channel *cc, int32_t status)
@@ -328,7 +328,7 @@ static void cli_modify_result(void *ctx, struct vmb_client_channel *cc, int32_t 
 		return;
 	gc->modify_done = true;
 	gc->modify_status = status;
-	pthread_cond_broadcast(&g->cond);
+	vmb_guest_wake(g);
 }
 
 static void cli_unloaded(void *ctx)
@@ -336,7 +336,7 @@ static void cli_unloaded(void *ctx)
 	struct vmb_guest *g = ctx;
 
 	g->unloaded = true;
-	pthread_cond_broadcast(&g->cond);
+	vmb_guest_wake(g);
 }
 
 static void cli_log(void *ctx, const char *msg)

@@ -250,7 +250,7 @@ static void do_remove(struct vmb_guest *g, struct vmb_device *dev)
 	for (gc = dev->chans; gc; gc = gc->next)
 		release_locked(g, gc);
 	unlink_device(g, dev);
-	pthread_cond_broadcast(&g->cond);
+	vmb_guest_wake(g);
 	pthread_mutex_unlock(&g->lock);
 	vmb_guest_sysfs_remove_dev(g, dev);
 	while ((gc = dev->chans)) {

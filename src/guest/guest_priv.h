@@ -30,6 +30,7 @@
 
 struct vmb_guest;
 struct vmb_device;
+struct vmb_waiter;
 
 enum vmb_gpadl_state {
 	VMB_GPADL_CREATING,
@@ -123,7 +124,8 @@ struct vmb_guest {
 	struct vmb_trace *trace;
 
 	pthread_mutex_t lock;
-	pthread_cond_t cond; /* control-path waits, broadcast on every change */
+	pthread_cond_t cond;	    /* vmb_guest_run(), broadcast on every change */
+	struct vmb_waiter *waiters; /* (L) in vmb_guest_wait_until() */
 
 	_Atomic uint32_t version;
 	_Atomic bool host_down;
@@ -184,6 +186,8 @@ extern _Thread_local int vmb_guest_cur_vp;
 /* guest.c */
 /* Wait on g->cond (g->lock held) until done(arg) or timeout/host loss. */
 int vmb_guest_wait_until(struct vmb_guest *g, bool (*done)(void *), void *arg);
+/* Something changed (g->lock held): wake the waiters whose condition holds. */
+void vmb_guest_wake(struct vmb_guest *g);
 bool vmb_guest_host_gone(const struct vmb_guest *g);
 
 /* guest_ctl.c */

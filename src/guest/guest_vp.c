@@ -138,7 +138,7 @@ int vmb_channel_set_vp(struct vmb_device *dev, struct vmb_channel *ch, uint32_t 
 		gc->vp_old = gc->vp;
 		gc->busy = false;
 		vmb_guest_sysfs_kick(g);
-		pthread_cond_broadcast(&g->cond);
+		vmb_guest_wake(g);
 	}
 	pthread_mutex_unlock(&g->lock);
 	return rc;
