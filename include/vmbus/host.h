@@ -80,6 +80,12 @@ struct vmb_host *vmb_vsp_host(const struct vmb_vsp *v);
 void *vmb_host_gpa(struct vmb_host *h, uint64_t gpa, size_t len);
 /* The partition's reference time (TIME_REF_COUNT): 100 ns units. */
 uint64_t vmb_host_ref_time(struct vmb_host *h);
+/* Guest RAM size in 4 KiB pages. */
+uint64_t vmb_host_ram_pages(struct vmb_host *h);
+/* Free the host memory behind guest pages (balloon); see vmb_host_part_discard. */
+int vmb_host_discard(struct vmb_host *h, uint64_t first_pfn, uint64_t count);
+/* Bytes of guest RAM backed by host memory right now. */
+int vmb_host_ram_resident(struct vmb_host *h, uint64_t *bytes);
 
 /*
  * Control commands (`vmbus ctl NAME ARGS...`), served on a Unix socket by a

@@ -131,6 +131,15 @@ void vmb_host_part_unmap(struct vmb_host_part *h, struct vmb_mapping *m);
 /* Mappings currently live (for leak tests). */
 unsigned vmb_host_part_mapping_count(const struct vmb_host_part *h);
 
+/*
+ * Hand guest pages [first_pfn, first_pfn + count) back to the host: their
+ * memory is freed (hole punched in the RAM memfd) and they read as zeros
+ * in both processes. -EINVAL when the range leaves guest RAM.
+ */
+int vmb_host_part_discard(struct vmb_host_part *h, uint64_t first_pfn, uint64_t count);
+/* Bytes of guest RAM currently backed by host memory. */
+int vmb_host_part_resident(struct vmb_host_part *h, uint64_t *bytes);
+
 /* Is a guest connected? */
 bool vmb_host_part_guest_connected(const struct vmb_host_part *h);
 

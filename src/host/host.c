@@ -287,6 +287,21 @@ uint64_t vmb_host_ref_time(struct vmb_host *h)
 	return vmb_host_part_ref_time(h->part);
 }
 
+uint64_t vmb_host_ram_pages(struct vmb_host *h)
+{
+	return vmb_host_part_pages(h->part);
+}
+
+int vmb_host_discard(struct vmb_host *h, uint64_t first_pfn, uint64_t count)
+{
+	return vmb_host_part_discard(h->part, first_pfn, count);
+}
+
+int vmb_host_ram_resident(struct vmb_host *h, uint64_t *bytes)
+{
+	return vmb_host_part_resident(h->part, bytes);
+}
+
 void vmb_host_get_stats(struct vmb_host *h, struct vmb_host_stats *st)
 {
 	memset(st, 0, sizeof(*st));

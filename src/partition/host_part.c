@@ -187,6 +187,22 @@ void vmb_host_part_unmap(struct vmb_host_part *h, struct vmb_mapping *m)
 	vmb_hunlock(h);
 }
 
+int vmb_host_part_discard(struct vmb_host_part *h, uint64_t first_pfn, uint64_t count)
+{
+	vmb_hlock(h);
+	int err = vmb_mem_discard(h->memfd, h->ram_size / HV_PAGE_SIZE, first_pfn, count);
+	vmb_hunlock(h);
+	return err;
+}
+
+int vmb_host_part_resident(struct vmb_host_part *h, uint64_t *bytes)
+{
+	vmb_hlock(h);
+	int err = vmb_mem_resident(h->memfd, bytes);
+	vmb_hunlock(h);
+	return err;
+}
+
 unsigned vmb_host_part_mapping_count(const struct vmb_host_part *h)
 {
 	vmb_hlock(h);

@@ -4,8 +4,10 @@
  * ring's data pages are mapped a second time right after the first view.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdint.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "partition/part_priv.h"
@@ -76,4 +78,25 @@ void vmb_mem_unmap(struct vmb_mapping *m)
 	m->addr = NULL;
 	m->len = 0;
 	m->npages = 0;
+}
+
+int vmb_mem_discard(int fd, uint64_t ram_pages, uint64_t first, uint64_t count)
+{
+	if (count == 0 || first >= ram_pages || count > ram_pages - first)
+		return -EINVAL;
+	/* Every mapping of the memfd (both processes) sees zeros from now on. */
+	if (fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)(first << HV_PAGE_SHIFT),
+		      (off_t)(count << HV_PAGE_SHIFT)) < 0)
+		return -errno;
+	return 0;
+}
+
+int vmb_mem_resident(int fd, uint64_t *bytes)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	*bytes = (uint64_t)st.st_blocks * 512;
+	return 0;
 }

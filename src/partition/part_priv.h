@@ -35,6 +35,10 @@ int vmb_mem_create(size_t size);
 int vmb_mem_map(int fd, uint64_t ram_pages, const uint64_t *pfns, size_t n, bool ring,
 		struct vmb_mapping *m);
 void vmb_mem_unmap(struct vmb_mapping *m);
+/* Release pages [first, first+count) of the memfd: they read as zeros again. */
+int vmb_mem_discard(int fd, uint64_t ram_pages, uint64_t first, uint64_t count);
+/* Bytes of the memfd backed by memory (allocated blocks). */
+int vmb_mem_resident(int fd, uint64_t *bytes);
 
 /* Guest page allocator: a bitmap over RAM, pages [0, reserved) never given. */
 struct vmb_palloc {
