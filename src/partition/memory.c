@@ -85,8 +85,8 @@ int vmb_mem_discard(int fd, uint64_t ram_pages, uint64_t first, uint64_t count)
 	if (count == 0 || first >= ram_pages || count > ram_pages - first)
 		return -EINVAL;
 	/* Every mapping of the memfd (both processes) sees zeros from now on. */
-	if (fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)(first << HV_PAGE_SHIFT),
-		      (off_t)(count << HV_PAGE_SHIFT)) < 0)
+	if (fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+		      (off_t)(first << HV_PAGE_SHIFT), (off_t)(count << HV_PAGE_SHIFT)) < 0)
 		return -errno;
 	return 0;
 }
