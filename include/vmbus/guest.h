@@ -85,6 +85,18 @@ int vmb_guest_va_to_pfn(struct vmb_guest *g, const void *va, uint64_t *pfn);
 void *vmb_guest_alloc_dma(struct vmb_guest *g, size_t bytes, uint64_t *first_pfn);
 void vmb_guest_free_dma(struct vmb_guest *g, void *va, size_t bytes);
 
+/*
+ * The guest's page allocator itself, for a balloon driver: n pages (not
+ * contiguous), zeroed; -ENOMEM if fewer than n are free.
+ */
+int vmb_guest_alloc_pages(struct vmb_guest *g, size_t n, uint64_t *pfns);
+void vmb_guest_free_pages(struct vmb_guest *g, const uint64_t *pfns, size_t n);
+/* Guest RAM pages in all, and free in the allocator now. */
+uint64_t vmb_guest_ram_pages(const struct vmb_guest *g);
+uint64_t vmb_guest_free_page_count(struct vmb_guest *g);
+/* Guest RAM [gpa, gpa+len) in this process, NULL outside. */
+void *vmb_guest_gpa(struct vmb_guest *g, uint64_t gpa, size_t len);
+
 /* Move a channel's interrupts to another VP (MODIFYCHANNEL). */
 int vmb_channel_set_vp(struct vmb_device *dev, struct vmb_channel *ch, uint32_t vp);
 uint32_t vmb_channel_vp(struct vmb_device *dev, const struct vmb_channel *ch);

@@ -201,6 +201,8 @@ int vmb_guest_part_wrmsr(struct vmb_guest_part *g, uint32_t vp, uint32_t msr, ui
  */
 int vmb_guest_part_alloc(struct vmb_guest_part *g, size_t npages, uint64_t *pfns);
 void vmb_guest_part_free(struct vmb_guest_part *g, const uint64_t *pfns, size_t npages);
+/* Pages the allocator could hand out right now. */
+uint64_t vmb_guest_part_free_pages(struct vmb_guest_part *g);
 
 /*
  * Map a list of guest pages contiguously in the guest process (ring = true:

@@ -62,6 +62,31 @@ void vmb_guest_free_dma(struct vmb_guest *g, void *va, size_t bytes)
 	free(d);
 }
 
+int vmb_guest_alloc_pages(struct vmb_guest *g, size_t n, uint64_t *pfns)
+{
+	return vmb_guest_part_alloc(g->part, n, pfns);
+}
+
+void vmb_guest_free_pages(struct vmb_guest *g, const uint64_t *pfns, size_t n)
+{
+	vmb_guest_part_free(g->part, pfns, n);
+}
+
+uint64_t vmb_guest_ram_pages(const struct vmb_guest *g)
+{
+	return vmb_guest_part_pages(g->part);
+}
+
+uint64_t vmb_guest_free_page_count(struct vmb_guest *g)
+{
+	return vmb_guest_part_free_pages(g->part);
+}
+
+void *vmb_guest_gpa(struct vmb_guest *g, uint64_t gpa, size_t len)
+{
+	return vmb_guest_part_gpa(g->part, gpa, len);
+}
+
 /*
  * PFN behind va if it lies in m (backed by pfns). A ring mapping's second
  * view of the data aliases pages 1..n-1.

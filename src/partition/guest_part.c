@@ -315,6 +315,14 @@ void vmb_guest_part_free(struct vmb_guest_part *g, const uint64_t *pfns, size_t 
 		vmb_glog(g, "freeing %zu pages that were not allocated", bad);
 }
 
+uint64_t vmb_guest_part_free_pages(struct vmb_guest_part *g)
+{
+	pthread_mutex_lock(&g->mem_lock);
+	uint64_t n = g->alloc.free;
+	pthread_mutex_unlock(&g->mem_lock);
+	return n;
+}
+
 int vmb_guest_part_map(struct vmb_guest_part *g, const uint64_t *pfns, size_t n, bool ring,
 		       struct vmb_mapping *m)
 {
