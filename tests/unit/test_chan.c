@@ -664,6 +664,91 @@ static void test_ring_full_nowait(void **state)
 	pair_free(p);
 }
 
+static uint32_t pending_of(struct pair *p, int ri)
+{
+	return __atomic_load_n(&((struct vmbus_ring_header *)p->hdr[ri])->pending_send_sz,
+			       __ATOMIC_ACQUIRE);
+}
+
+/* A blocked sender asks for half the ring, so one signal frees many packets. */
+static void test_blocked_sender_asks_half_ring(void **state)
+{
+	struct pair *p = pair_new((struct opts){.size = 4 * PAGE});
+	struct sender s = {.ch = p->a.ch, .n = 200};
+	struct vmb_packet pkt;
+	int got = 0, signals_at_half = -1;
+	pthread_t t;
+
+	(void)state;
+	p->b.deliver = DELIVER_DIRECT;
+	assert_int_equal(pthread_create(&t, NULL, sender_thread, &s), 0);
+	while (pending_of(p, 0) == 0)
+		usleep(1000);
+	assert_int_equal(pending_of(p, 0), 2 * PAGE + VMBUS_PKT_TRAILER_SIZE);
+	/* A few packets free room for a few more, but not what was asked for. */
+	for (; got < 5; got++)
+		assert_int_equal(vmb_chan_recv(p->b.ch, &pkt), 0);
+	assert_int_equal(atomic_load(&p->b.signals), 0);
+	while (got < s.n) {
+		int rc = vmb_chan_recv(p->b.ch, &pkt);
+
+		if (rc == -EAGAIN) {
+			usleep(200);
+			continue;
+		}
+		assert_int_equal(rc, 0);
+		got++;
+		/* Half the ring (8 KiB) is 36 packets of 224 ring bytes. */
+		if (got == 40)
+			signals_at_half = atomic_load(&p->b.signals);
+	}
+	pthread_join(t, NULL);
+	assert_int_equal(s.rc, 0);
+	assert_true(signals_at_half >= 1);
+	/* Far fewer signals than packets that freed room. */
+	assert_true(atomic_load(&p->b.signals) < 20);
+	pair_free(p);
+}
+
+static struct pair *release_pair;
+static uint32_t seen_read_index[MAX_RECS];
+
+static void note_read_index(void *arg, struct vmb_channel *ch, const struct vmb_packet *pkt)
+{
+	struct end *e = arg;
+	int i = atomic_load(&e->nrecs);
+
+	(void)ch;
+	seen_read_index[i] = __atomic_load_n(
+	    &((struct vmbus_ring_header *)release_pair->hdr[0])->read_index, __ATOMIC_ACQUIRE);
+	record(e, pkt);
+}
+
+/* A long drain hands space back as it goes, not only at the end. */
+static void test_drain_releases_every_quarter(void **state)
+{
+	struct pair *p = pair_new((struct opts){.size = 4 * PAGE});
+	uint8_t buf[200] = {0};
+	int n = 0;
+
+	(void)state;
+	release_pair = p;
+	vmb_chan_set_handler(p->b.ch, note_read_index, &p->b);
+	while (vmb_chan_send(p->a.ch, buf, sizeof(buf), 0, VMB_SEND_NOWAIT) == 0)
+		n++;
+	assert_true(n > 60);
+	vmb_chan_interrupt(p->b.ch);
+	assert_int_equal(atomic_load(&p->b.nrecs), n);
+	assert_int_equal(seen_read_index[0], 0);
+	/* Released after each quarter ring (4 KiB = 18.3 packets of 224 bytes). */
+	assert_int_equal(seen_read_index[18], 0);
+	assert_int_equal(seen_read_index[19], 19 * 224);
+	assert_int_equal(seen_read_index[n - 1], (uint32_t)((n - 1) / 19 * 19 * 224));
+	assert_int_equal(((struct vmbus_ring_header *)p->hdr[0])->read_index,
+			 ((struct vmbus_ring_header *)p->hdr[0])->write_index);
+	pair_free(p);
+}
+
 static void test_batching_one_signal(void **state)
 {
 	struct pair *p = pair_default();
@@ -1042,6 +1127,8 @@ int main(void)
 	    cmocka_unit_test(test_ring_full_blocks_then_unblocks),
 	    cmocka_unit_test(test_ring_full_without_signal),
 	    cmocka_unit_test(test_ring_full_nowait),
+	    cmocka_unit_test(test_blocked_sender_asks_half_ring),
+	    cmocka_unit_test(test_drain_releases_every_quarter),
 	    cmocka_unit_test(test_batching_one_signal),
 	    cmocka_unit_test(test_needless_interrupts_and_mask),
 	    cmocka_unit_test(test_in_place),
