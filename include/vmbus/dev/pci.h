@@ -36,12 +36,12 @@
 #define PCI_PROTOCOL_VERSION_1_3 0x00010003u /* Vibranium */
 #define PCI_PROTOCOL_VERSION_1_4 0x00010004u /* WS2022 */
 
-#define VPCI_STATUS_SUCCESS		0x00000000u
-#define VPCI_STATUS_REVISION_MISMATCH	0xC0000059u
-#define VPCI_STATUS_INVALID_PARAMETER	0xC000000Du
+#define VPCI_STATUS_SUCCESS		 0x00000000u
+#define VPCI_STATUS_REVISION_MISMATCH	 0xC0000059u
+#define VPCI_STATUS_INVALID_PARAMETER	 0xC000000Du
 #define VPCI_STATUS_INVALID_DEVICE_STATE 0xC0000184u
-#define VPCI_STATUS_NOT_SUPPORTED	0xC00000BBu
-#define VPCI_STATUS_NO_SUCH_DEVICE	0xC000000Eu
+#define VPCI_STATUS_NOT_SUPPORTED	 0xC00000BBu
+#define VPCI_STATUS_NO_SUCH_DEVICE	 0xC000000Eu
 
 enum vpci_msg_type {
 	PCI_MESSAGE_BASE = 0x42490000,
@@ -84,8 +84,8 @@ enum vpci_msg_type {
 #define VPCI_NUM_BARS	     6u
 
 /* win_slot: bits 0-4 device, 5-7 function. */
-#define VPCI_WSLOT(dev, fn) (((uint32_t)(dev) & 0x1f) | (((uint32_t)(fn) & 7) << 5))
-#define VPCI_WSLOT_DEV(w)   ((w) & 0x1fu)
+#define VPCI_WSLOT(dev, fn) (((uint32_t)(dev)&0x1f) | (((uint32_t)(fn)&7) << 5))
+#define VPCI_WSLOT_DEV(w)   ((w)&0x1fu)
 
 struct pci_function_description {
 	uint16_t v_id;
@@ -389,8 +389,8 @@ void vmb_vpci_bus_list(const struct vmb_vpci_bus *b, FILE *out);
  * or -EBADMSG/-EPROTO for a rejected message (already logged; a reply
  * carrying a failure status is still produced where one is due).
  */
-int vmb_vpci_bus_rx(struct vmb_vpci_bus *b, const void *msg, size_t len, void *reply,
-		    size_t cap, size_t *reply_len);
+int vmb_vpci_bus_rx(struct vmb_vpci_bus *b, const void *msg, size_t len, void *reply, size_t cap,
+		    size_t *reply_len);
 
 /* ---- host (VSP) ------------------------------------------------------- */
 
@@ -410,7 +410,7 @@ void vmb_pci_func_default(struct vmb_pci_func_desc *d, uint16_t vendor, uint16_t
 /* ---- guest (VSC) ------------------------------------------------------ */
 
 struct vmb_vpci_guest_config {
-	uint32_t max_version; /* 0 = 1.4 */
+	uint32_t max_version;  /* 0 = 1.4 */
 	const char *list_path; /* lspci-style list rewritten on every change, or NULL */
 };
 struct vmb_vpci_guest;

@@ -17,7 +17,8 @@
 
 static const char *const state_name[] = {"announced", "queried", "resourced", "ejecting"};
 
-static void blog(struct vmb_vpci_bus *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void blog(struct vmb_vpci_bus *b, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 static void blog(struct vmb_vpci_bus *b, const char *fmt, ...)
 {
@@ -311,7 +312,8 @@ static int rx_d0_entry(struct rx *r)
 	 * cannot trap MMIO, so any non-zero page-aligned address is accepted
 	 * and config access goes through VPCI_EXT_CFG_* instead.
 	 */
-	if (!m.mmio_base || (m.mmio_base & 0xfff) || m.mmio_base > UINT64_MAX - VPCI_CFG_WINDOW_SIZE)
+	if (!m.mmio_base || (m.mmio_base & 0xfff) ||
+	    m.mmio_base > UINT64_MAX - VPCI_CFG_WINDOW_SIZE)
 		return reject(r, VPCI_STATUS_INVALID_PARAMETER, "bad config window address");
 	r->b->d0 = true;
 	r->b->mmio_base = m.mmio_base;
@@ -500,8 +502,8 @@ static int rx_locked(struct rx *r, int type)
 	}
 }
 
-int vmb_vpci_bus_rx(struct vmb_vpci_bus *b, const void *msg, size_t len, void *reply,
-		    size_t cap, size_t *reply_len)
+int vmb_vpci_bus_rx(struct vmb_vpci_bus *b, const void *msg, size_t len, void *reply, size_t cap,
+		    size_t *reply_len)
 {
 	struct rx r = {.b = b, .msg = msg, .len = len, .reply = reply, .reply_len = reply_len};
 	int type, rc;

@@ -103,7 +103,7 @@ static int init_msi(struct vmb_pci_cfg *c, const struct vmb_pci_func_desc *d)
 		log2++;
 	put(c->space, CFG_CAP, 1, CAP_ID_MSI);
 	put(c->space, CFG_CAP + 2, 2, 0x80 | (log2 << 1)); /* 64-bit address capable */
-	put(c->wmask, CFG_CAP + 2, 1, 0x71);		  /* enable, multiple message enable */
+	put(c->wmask, CFG_CAP + 2, 1, 0x71);		   /* enable, multiple message enable */
 	put(c->wmask, CFG_CAP + 4, 4, 0xfffffffcu);
 	put(c->wmask, CFG_CAP + 8, 4, 0xffffffffu);
 	put(c->wmask, CFG_CAP + 12, 2, 0xffff);
@@ -140,8 +140,8 @@ int vmb_pci_cfg_init(struct vmb_pci_cfg *c, const struct vmb_pci_func_desc *d)
 
 static bool access_ok(uint32_t off, uint32_t size)
 {
-	return (size == 1 || size == 2 || size == 4) && off < sizeof(((struct vmb_pci_cfg *)0)->space) &&
-	       (off & (size - 1)) == 0;
+	return (size == 1 || size == 2 || size == 4) &&
+	       off < sizeof(((struct vmb_pci_cfg *)0)->space) && (off & (size - 1)) == 0;
 }
 
 int vmb_pci_cfg_read(const struct vmb_pci_cfg *c, uint32_t off, uint32_t size, uint32_t *val)

@@ -12,10 +12,10 @@
 
 #include "pci_priv.h"
 
-#define MSI_ADDRESS_BASE  0xfee00000u
-#define MAX_VP		  64 /* the width of hv_msi_desc's cpu_mask */
-#define FIRST_VECTOR	  0x10 /* x86 vectors below are exceptions */
-#define MAX_VECTOR_COUNT  32
+#define MSI_ADDRESS_BASE 0xfee00000u
+#define MAX_VP		 64   /* the width of hv_msi_desc's cpu_mask */
+#define FIRST_VECTOR	 0x10 /* x86 vectors below are exceptions */
+#define MAX_VECTOR_COUNT 32
 
 struct msi_req {
 	uint32_t vector;
@@ -75,20 +75,18 @@ static void parse(uint32_t type, const uint8_t *msg, struct msi_req *q)
 		struct pci_create_interrupt2 m;
 
 		memcpy(&m, msg, sizeof(m));
-		*q = (struct msi_req){m.int_desc.vector, m.int_desc.delivery_mode,
-				      m.int_desc.vector_count,
-				      cpu_array(m.int_desc.processor_count,
-						msg + 8 + offsetof(struct hv_msi_desc2,
-								   processor_array))};
+		*q = (struct msi_req){
+		    m.int_desc.vector, m.int_desc.delivery_mode, m.int_desc.vector_count,
+		    cpu_array(m.int_desc.processor_count,
+			      msg + 8 + offsetof(struct hv_msi_desc2, processor_array))};
 	} else {
 		struct pci_create_interrupt3 m;
 
 		memcpy(&m, msg, sizeof(m));
-		*q = (struct msi_req){m.int_desc.vector, m.int_desc.delivery_mode,
-				      m.int_desc.vector_count,
-				      cpu_array(m.int_desc.processor_count,
-						msg + 8 + offsetof(struct hv_msi_desc3,
-								   processor_array))};
+		*q = (struct msi_req){
+		    m.int_desc.vector, m.int_desc.delivery_mode, m.int_desc.vector_count,
+		    cpu_array(m.int_desc.processor_count,
+			      msg + 8 + offsetof(struct hv_msi_desc3, processor_array))};
 	}
 }
 
@@ -132,8 +130,8 @@ static int create(struct vmb_vpci_bus *b, struct vpci_fn *f, uint32_t type, cons
 	return 0;
 }
 
-static int delete(struct vmb_vpci_bus *b, struct vpci_fn *f, const uint8_t *msg, uint8_t *reply,
-		  size_t *reply_len)
+static int delete (struct vmb_vpci_bus *b, struct vpci_fn *f, const uint8_t *msg, uint8_t *reply,
+		   size_t *reply_len)
 {
 	struct pci_delete_interrupt m;
 
@@ -151,6 +149,6 @@ int vmb_vpci_rx_interrupt(struct vmb_vpci_bus *b, struct vpci_fn *f, uint32_t ty
 			  const uint8_t *msg, uint8_t *reply, size_t *reply_len)
 {
 	if (type == PCI_DELETE_INTERRUPT_MESSAGE)
-		return delete(b, f, msg, reply, reply_len);
+		return delete (b, f, msg, reply, reply_len);
 	return create(b, f, type, msg, reply, reply_len);
 }
