@@ -5,6 +5,7 @@
 
 #include "devices.h"
 #include "vmbus.h"
+#include "vmbus/dev/balloon.h"
 #include "vmbus/dev/ic.h"
 #include "vmbus/dev/ic_services.h"
 #include "vmbus/dev/net.h"
@@ -402,6 +403,47 @@ static void video_guest_free(void *state)
 	vmb_synthvid_guest_free(state);
 }
 
+/* ---- dynamic memory (balloon): balloon.max_version=2.0|1.0|0.3 (both ends),
+ * balloon.timeout_ms, balloon.status_ms, balloon.reserve_pages, balloon.dirty=1 ---- */
+
+static uint32_t balloon_version(const struct vm_opts *o)
+{
+	const char *v = vm_opt(o, "balloon.max_version", "2.0");
+	char *end;
+	unsigned long maj = strtoul(v, &end, 10), min = *end == '.' ? strtoul(end + 1, NULL, 10) : 0;
+
+	return (uint32_t)((maj << 16) | min);
+}
+
+static int balloon_host_add(struct vmb_host *h, const struct vm_opts *o)
+{
+	struct vmb_balloon_host_config c = {
+		.max_version = balloon_version(o),
+		.timeout_ms = (int)strtol(vm_opt(o, "balloon.timeout_ms", "10000"), NULL, 0),
+	};
+	struct vmb_balloon_vsp *b;
+	int rc = vmb_balloon_vsp_add(h, &c, &b);
+
+	return rc < 0 ? rc : vmb_balloon_register_ctl(h, b);
+}
+
+static int balloon_guest_register(struct vmb_guest *g, const struct vm_opts *o, void **state)
+{
+	struct vmb_balloon_guest_config c = {
+		.max_version = balloon_version(o),
+		.status_ms = (int)strtol(vm_opt(o, "balloon.status_ms", "1000"), NULL, 0),
+		.reserve_pages = strtoull(vm_opt(o, "balloon.reserve_pages", "2048"), NULL, 0),
+		.dirty = !strcmp(vm_opt(o, "balloon.dirty", "0"), "1"),
+	};
+
+	return vmb_balloon_guest_register(g, &c, (struct vmb_balloon_guest **)state);
+}
+
+static void balloon_guest_free(void *state)
+{
+	vmb_balloon_guest_free(state);
+}
+
 const struct vm_device vm_devices[] = {
 	{"storage", storage_host_add, storage_guest_register, NULL, storage_guest_free},
 	{"net", net_host_add, net_guest_register, NULL, net_guest_free},
@@ -410,5 +452,6 @@ const struct vm_device vm_devices[] = {
 	{"ic-kvp-vss-fcopy", icb_host_add, icb_guest_register, icb_guest_stop, icb_guest_free},
 	{"input", input_host_add, input_guest_register, NULL, input_guest_free},
 	{"video", video_host_add, video_guest_register, NULL, video_guest_free},
+	{"balloon", balloon_host_add, balloon_guest_register, NULL, balloon_guest_free},
 };
 const unsigned vm_device_count = sizeof(vm_devices) / sizeof(vm_devices[0]);
