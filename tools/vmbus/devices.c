@@ -9,6 +9,7 @@
 #include "vmbus/dev/ic.h"
 #include "vmbus/dev/ic_services.h"
 #include "vmbus/dev/net.h"
+#include "vmbus/dev/pci.h"
 #include "vmbus/dev/input.h"
 #include "vmbus/dev/storage.h"
 #include "vmbus/dev/storvsc.h"
@@ -403,6 +404,47 @@ static void video_guest_free(void *state)
 	vmb_synthvid_guest_free(state);
 }
 
+/*
+ * ---- pci: one VPCI bus with one emulated function (1b36:0005).
+ * pci.enable=0 (no bus), pci.version=0x10004 (newest protocol on either end),
+ * pci.list=PATH (guest: lspci-style list of set-up functions). ----
+ */
+
+static int pci_host_add(struct vmb_host *h, const struct vm_opts *o)
+{
+	struct vmb_pci_func_desc f;
+	struct vmb_vpci_host_config cfg = {
+		.max_version = (uint32_t)strtoul(vm_opt(o, "pci.version", "0"), NULL, 0),
+		.funcs = &f,
+		.nfuncs = 1,
+	};
+
+	if (!strcmp(vm_opt(o, "pci.enable", "1"), "0"))
+		return 0;
+	vmb_pci_func_default(&f, 0x1b36, 0x0005);
+	return vmb_vpci_vsp_add(h, &cfg, NULL);
+}
+
+static int pci_guest_register(struct vmb_guest *g, const struct vm_opts *o, void **state)
+{
+	struct vmb_vpci_guest_config cfg = {
+		.max_version = (uint32_t)strtoul(vm_opt(o, "pci.version", "0"), NULL, 0),
+		.list_path = vm_opt(o, "pci.list", NULL),
+	};
+
+	struct vmb_vpci_guest *vg;
+	int rc = vmb_vpci_guest_register(g, &cfg, &vg);
+
+	if (rc == 0)
+		*state = vg;
+	return rc;
+}
+
+static void pci_guest_free(void *state)
+{
+	vmb_vpci_guest_free(state);
+}
+
 /* ---- dynamic memory (balloon): balloon.max_version=2.0|1.0|0.3 (both ends),
  * balloon.timeout_ms, balloon.status_ms, balloon.reserve_pages, balloon.dirty=1 ---- */
 
@@ -453,5 +495,6 @@ const struct vm_device vm_devices[] = {
 	{"input", input_host_add, input_guest_register, NULL, input_guest_free},
 	{"video", video_host_add, video_guest_register, NULL, video_guest_free},
 	{"balloon", balloon_host_add, balloon_guest_register, NULL, balloon_guest_free},
+	{"pci", pci_host_add, pci_guest_register, NULL, pci_guest_free},
 };
 const unsigned vm_device_count = sizeof(vm_devices) / sizeof(vm_devices[0]);
