@@ -1,6 +1,7 @@
 /* Test device, guest side (VSC): probe checks an echo, optional traffic. */
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -22,7 +23,7 @@ struct test_dev {
 	pthread_mutex_t tlock; /* serialises traffic start/stop */
 	pthread_t traffic;
 	bool traffic_on;
-	volatile bool stop;
+	atomic_bool stop; /* set by the controlling thread, read by traffic_main */
 };
 
 struct with_call {
