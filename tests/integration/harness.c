@@ -52,7 +52,18 @@ static bool read_cmd(int fd, char *buf, size_t len)
 
 /* ---- host child ---- */
 
+/*
+ * vmb_host_run() polls a sig_atomic_t, which is only safe to set from a
+ * signal handler on the polling thread itself: the command thread stops
+ * the loop with SIGUSR1 aimed at it, never by writing the flag.
+ */
 static volatile sig_atomic_t host_stop;
+
+static void host_stop_handler(int sig)
+{
+	(void)sig;
+	host_stop = 1;
+}
 
 static void *host_loop(void *arg)
 {
@@ -93,6 +104,7 @@ static int host_child(const char *sock, const struct it_host_opts *o, int in, in
 		if (vmb_test_vsp_add(h, &inst, &devs[ndev]) == 0)
 			ndev++;
 	}
+	sigaction(SIGUSR1, &(struct sigaction){.sa_handler = host_stop_handler}, NULL);
 	pthread_create(&loop, NULL, host_loop, h);
 	reply(out, 0); /* ready */
 	while (read_cmd(in, cmd, sizeof(cmd))) {
@@ -120,7 +132,7 @@ static int host_child(const char *sock, const struct it_host_opts *o, int in, in
 			reply(out, -EINVAL);
 		}
 	}
-	host_stop = 1;
+	pthread_kill(loop, SIGUSR1);
 	pthread_join(loop, NULL);
 	vmb_host_destroy(h);
 	return 0;
