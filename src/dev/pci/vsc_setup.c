@@ -226,7 +226,7 @@ static int create_interrupt(struct gbus *gb, unsigned dev)
 static int enable_msi(struct gbus *gb, unsigned dev)
 {
 	const struct tran_int_desc *t = &gb->fn[dev].intr;
-	uint32_t ptr, hdr;
+	uint32_t ptr = 0, hdr = 0;
 	int rc = cfg_read(gb, dev, CFG_CAP_PTR, 1, &ptr);
 
 	/* 48 capabilities fit in 192 bytes: more means the list loops. */
@@ -256,7 +256,7 @@ static int enable_msi(struct gbus *gb, unsigned dev)
 int vmb_vpci_guest_setup(struct gbus *gb, unsigned dev)
 {
 	struct gfn *f = &gb->fn[dev];
-	uint32_t cmd;
+	uint32_t cmd = 0;
 	int rc = 0;
 
 	for (unsigned i = 0; i < VPCI_NUM_BARS && rc == 0; i++)
