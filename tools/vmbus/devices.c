@@ -407,6 +407,7 @@ static void video_guest_free(void *state)
 /*
  * ---- pci: one VPCI bus with one emulated function (1b36:0005).
  * pci.enable=0 (no bus), pci.version=0x10004 (newest protocol on either end),
+ * pci.host_version (the host's alone, to see the guest fall back),
  * pci.list=PATH (guest: lspci-style list of set-up functions). ----
  */
 
@@ -414,7 +415,8 @@ static int pci_host_add(struct vmb_host *h, const struct vm_opts *o)
 {
 	struct vmb_pci_func_desc f;
 	struct vmb_vpci_host_config cfg = {
-		.max_version = (uint32_t)strtoul(vm_opt(o, "pci.version", "0"), NULL, 0),
+		.max_version = (uint32_t)strtoul(
+			vm_opt(o, "pci.host_version", vm_opt(o, "pci.version", "0")), NULL, 0),
 		.funcs = &f,
 		.nfuncs = 1,
 	};
