@@ -197,5 +197,5 @@ wait "$hpid" || fail "host exited with $?"
 hpid=
 no_sanitizer "$dir/guest.log"
 no_sanitizer "$dir/host.log"
-echo "fault: ok: $guest_kills guest kills, $host_kills host kills ($early during setup," \
-	"$unconnected before the guest connected), $acked_total acknowledged blocks checked in the image"
+echo "fault: ok: $guest_kills guest kills, $host_kills host kills; $early kills during setup" \
+	"($unconnected before the guest connected); $acked_total acknowledged blocks checked in the image"
