@@ -3,6 +3,8 @@
  * runs vmb_host with the test device, a guest process (cpu0) runs vmb_guest
  * with a driver of our own for it, and the two exchange packets through
  * 256 KiB rings in shared guest RAM with real signals (eventfds). The
+ * guest copies packets out; the test device reads them in place and sums
+ * SINK payloads (src/dev/test/vsp.c). The
  * baselines run afterwards in this process, on the same two CPUs.
  *
  *   bench_vm [--quick] [--secs S] [--reps N]
@@ -497,8 +499,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: bench_vm [--quick] [--secs S] [--reps N]\n");
 		return 2;
 	}
-	printf("bench_vm: guest process on cpu%d, host process on cpu%d, %u KiB rings, copy-out "
-	       "on both ends, median of %u x %.2f s\n",
+	printf("bench_vm: guest process on cpu%d, host process on cpu%d, %u KiB rings, guest "
+	       "copies out, test device reads in place, median of %u x %.2f s\n",
 	       BENCH_CPU_A, BENCH_CPU_B, RING / 1024, o.reps, o.secs);
 	if (measure_vm(&o, &r) < 0) {
 		fprintf(stderr, "bench_vm: the guest did not report\n");

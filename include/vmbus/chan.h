@@ -106,7 +106,9 @@ void vmb_chan_interrupt(struct vmb_channel *ch);
  * vmb_chan_interrupt() keeps the interrupt masked and re-checks for up to
  * ns nanoseconds before unmasking, so a peer that keeps sending sees the
  * mask and does not signal (PROTOCOL.md 3.9 still holds either way). The
- * caller's thread spins meanwhile. 0 turns it off; new channels start with
+ * caller's thread spins meanwhile. The same budget bounds how long a
+ * sender that finds its out ring full looks for space before it sets
+ * pending_send_sz and sleeps. 0 turns both off; new channels start with
  * VMB_CHAN_POLL_DEFAULT_NS (docs/PERFORMANCE.md has the measurements).
  */
 #define VMB_CHAN_POLL_DEFAULT_NS 20000

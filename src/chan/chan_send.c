@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "chan/chan_impl.h"
+#include "ring/barrier.h"
 
 #define GPA_PAGE 4096u
 
@@ -180,11 +181,36 @@ static int wait_space(struct vmb_channel *ch, uint32_t bytes, bool *signal,
 	return 0;
 }
 
+/*
+ * The ring is full, but a consumer that is draining right now (as its own
+ * poll budget keeps it) frees space within microseconds: look for it for
+ * up to the poll budget before asking to be woken, so neither end pays a
+ * signal. Bounded, and skipped when the peer still has to hear from us.
+ */
+static bool spin_for_space(struct vmb_channel *ch, uint32_t bytes)
+{
+	uint32_t ns = atomic_load_explicit(&ch->poll_ns, memory_order_relaxed);
+	struct timespec end;
+
+	if (ns == 0)
+		return false;
+	end = vmb_chan_deadline(ns);
+	do {
+		for (int i = 0; i < 16; i++) {
+			if (vmb_ring_avail_write(&ch->out) >= bytes)
+				return true;
+			vmb_cpu_relax();
+		}
+	} while (!vmb_chan_expired(&end) && usable(ch) == 0);
+	return false;
+}
+
 static int put_locked(struct vmb_channel *ch, const struct pkt_build *b, uint32_t flags,
 		      bool *signal)
 {
+	uint32_t bytes = (uint32_t)(b->head.d.len8 * 8u);
 	struct timespec deadline;
-	bool waited = false;
+	bool waited = false, spun = false;
 	int rc;
 
 	for (;;) {
@@ -197,6 +223,11 @@ static int put_locked(struct vmb_channel *ch, const struct pkt_build *b, uint32_
 			break;
 		if (flags & VMB_SEND_NOWAIT)
 			break;
+		if (!spun && !*signal) {
+			spun = true;
+			if (spin_for_space(ch, bytes))
+				continue;
+		}
 		if (!waited) {
 			waited = true;
 			atomic_fetch_add(&ch->st.tx_full, 1);
@@ -204,7 +235,7 @@ static int put_locked(struct vmb_channel *ch, const struct pkt_build *b, uint32_
 			set_blocked(ch, 1);
 			deadline = vmb_chan_deadline(VMB_CHAN_SEND_TIMEOUT_MS * 1000000LL);
 		}
-		rc = wait_space(ch, (uint32_t)(b->head.d.len8 * 8u), signal, &deadline);
+		rc = wait_space(ch, bytes, signal, &deadline);
 		if (rc < 0)
 			break;
 	}
