@@ -103,10 +103,17 @@ static void guest_killed(void **state)
 static void host_killed(void **state)
 {
 	const char *sock = it_socket_path();
+	char sysfs[300], bound[400];
 	char *host_argv[] = {VMBUS_TOOL, "host", "--socket", (char *)sock, NULL};
-	char *guest_argv[] = {VMBUS_TOOL, "guest", "--socket", (char *)sock, NULL};
+	char *guest_argv[] = {VMBUS_TOOL, "guest", "--socket", (char *)sock, "--sysfs", sysfs,
+			      NULL};
 	pid_t host, guest;
 	int status = 0;
+
+	snprintf(sysfs, sizeof(sysfs), "%s.sysfs", sock);
+	/* The default test device's driver file: the guest is up and bound. */
+	snprintf(bound, sizeof(bound), "%s/devices/7e570000-0001-4000-8000-000000000000/driver",
+		 sysfs);
 
 	(void)state;
 	host = fork();
@@ -121,7 +128,9 @@ static void host_killed(void **state)
 		execv(VMBUS_TOOL, guest_argv);
 		_exit(127);
 	}
-	usleep(500000); /* let it connect and bind */
+	for (int i = 0; i < 1000 && access(bound, F_OK) != 0; i++)
+		usleep(10000);
+	assert_int_equal(access(bound, F_OK), 0);
 	kill(host, SIGKILL);
 	waitpid(host, NULL, 0);
 	/* The guest must notice and exit on its own, promptly, with status 3. */

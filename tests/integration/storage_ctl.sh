@@ -40,6 +40,11 @@ if ! wait_file "$dir/fuse/lun0"; then
 	grep -q "FUSE export" "$dir/run.log" && { echo "FUSE mount refused: skip"; exit 77; }
 	fail "LUN 0 not exported"
 fi
+# The sysfs tree is refreshed asynchronously (and probe is slow under ASan).
+for _ in $(seq 100); do
+	"$vmbus" ls --run-dir "$dir" --json | grep -q '"driver": "storvsc"' && break
+	sleep 0.1
+done
 "$vmbus" ls --run-dir "$dir" --json | grep -q '"driver": "storvsc"' || fail "storvsc not bound"
 [ "$(ctl disk list)" = "lun 0 size 8388608 rw $dir/d0.img" ] || fail "list: $(ctl disk list)"
 
