@@ -79,6 +79,8 @@ static bool hc_throttled(struct host_chan *hc, uint64_t now)
 	hc->window_needless += fresh;
 	if (hc->window_needless <= NEEDLESS_PER_SEC_LIMIT)
 		return false;
+	if (!hc->throttled_until_ns)
+		hc->h->nthrottled++; /* not already waiting for catch-up */
 	hc->throttled_until_ns = now + THROTTLE_NS;
 	hc->window_needless = 0;
 	hc->h->throttled++;
@@ -197,14 +199,19 @@ uint32_t vmb_host_chan_open(struct vmb_host *h, struct vmb_server_channel *sch,
 /* Resume channels whose throttling pause is over: pick up their work. */
 void vmb_host_chan_catch_up(struct vmb_host *h)
 {
-	uint64_t now = vmb_host_now_ns();
+	uint64_t now;
 
+	/* Called after every loop step: only walk the channels when one is paused. */
+	if (!h->nthrottled)
+		return;
+	now = vmb_host_now_ns();
 	for (struct vmb_server_channel *c = vmb_server_next(h->srv, NULL); c;
 	     c = vmb_server_next(h->srv, c)) {
 		struct host_chan *hc = vmb_srv_chan_priv(c);
 
 		if (hc && hc->throttled_until_ns && now >= hc->throttled_until_ns) {
 			hc->throttled_until_ns = 0;
+			h->nthrottled--;
 			vmb_chan_interrupt(hc->ch);
 		}
 	}
@@ -250,6 +257,8 @@ void vmb_host_chan_close(struct vmb_host *h, struct vmb_server_channel *sch)
 		return;
 	if (hc->own_port)
 		vmb_host_part_port_remove(h->part, hc->conn_id);
+	if (hc->throttled_until_ns)
+		h->nthrottled--;
 	if (hc->v->d.ops->close)
 		hc->v->d.ops->close(hc->v->d.dev, hc->v, hc->sub, hc->ch);
 	vmb_srv_chan_set_priv(sch, NULL);

@@ -57,6 +57,7 @@ struct vmb_host {
 	struct vmb_vsp *vsps;
 	uint64_t needless_signals;
 	uint64_t throttled;
+	unsigned nthrottled; /* channels paused right now */
 	/* log rate limit (vmb_host_log) */
 	pthread_mutex_t log_lock;
 	uint64_t log_sec, log_lines, log_dropped;
