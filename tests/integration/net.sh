@@ -75,7 +75,8 @@ for _ in $(seq 200); do grep -q "VM running" "$dir/vm.log" && break; sleep 0.05;
 grep -q "VM running" "$dir/vm.log" || fail "VM did not start"
 for _ in $(seq 100); do grep -q "netvsc: $gtap up" "$dir/vm.log" && break; sleep 0.05; done
 grep -q "netvsc: $gtap up" "$dir/vm.log" || fail "guest NIC not up"
-"$vmbus" ls --run-dir "$dir/run" --json | grep -q f8615163 || fail "NIC not listed"
+json=$("$vmbus" ls --run-dir "$dir/run" --json) # not piped: see storage_ctl.sh
+grep -q f8615163 <<<"$json" || fail "NIC not listed"
 
 ip link set "$gtap" netns "$ns" || fail "cannot move $gtap"
 ip netns exec "$ns" ip addr add 10.201.0.2/24 dev "$gtap"

@@ -41,11 +41,11 @@ if ! wait_file "$dir/fuse/lun0"; then
 	fail "LUN 0 not exported"
 fi
 # The sysfs tree is refreshed asynchronously (and probe is slow under ASan).
-for _ in $(seq 100); do
-	"$vmbus" ls --run-dir "$dir" --json | grep -q '"driver": "storvsc"' && break
-	sleep 0.1
-done
-"$vmbus" ls --run-dir "$dir" --json | grep -q '"driver": "storvsc"' || fail "storvsc not bound"
+# (Capture first: under pipefail, grep -q quitting early can SIGPIPE a
+# multi-write `ls --json` and fail the pipeline.)
+bound() { local j; j=$("$vmbus" ls --run-dir "$dir" --json) && grep -q '"driver": "storvsc"' <<<"$j"; }
+for _ in $(seq 100); do bound && break; sleep 0.1; done
+bound || fail "storvsc not bound"
 [ "$(ctl disk list)" = "lun 0 size 8388608 rw $dir/d0.img" ] || fail "list: $(ctl disk list)"
 
 # Add at a chosen LUN with a size: the guest sees exactly that capacity.
