@@ -13,16 +13,9 @@
 #include <string.h>
 
 #include "vmbus/chan.h"
+#include "fuzz_util.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define REQUIRE(cond)                                                                              \
-	do {                                                                                       \
-		if (!(cond)) {                                                                     \
-			fprintf(stderr, "%s:%d: %s\n", __FILE__, __LINE__, #cond);                 \
-			abort();                                                                   \
-		}                                                                                  \
-	} while (0)
 
 /* Reference: record at byte `off`; 1 = valid (fills *next), -1 = malformed. */
 static int ref_record(const uint8_t *ext, size_t len, size_t off, struct vmb_gpa_range *out,

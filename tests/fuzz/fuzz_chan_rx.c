@@ -20,16 +20,9 @@
 
 #include "vmbus/chan.h"
 #include "vmbus/ring.h"
+#include "fuzz_util.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define REQUIRE(cond)                                                                              \
-	do {                                                                                       \
-		if (!(cond)) {                                                                     \
-			fprintf(stderr, "%s:%d: %s\n", __FILE__, __LINE__, #cond);                 \
-			abort();                                                                   \
-		}                                                                                  \
-	} while (0)
 
 #define HDR_BYTES 6u
 #define MAX_RING  (64u * 1024)

@@ -19,16 +19,9 @@
 #include "client/client_impl.h"
 #include "vmbus/client.h"
 #include "vmbus/proto/hv.h"
+#include "fuzz_util.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define REQUIRE(cond)                                                                              \
-	do {                                                                                       \
-		if (!(cond)) {                                                                     \
-			fprintf(stderr, "%s:%d: %s\n", __FILE__, __LINE__, #cond);                 \
-			abort();                                                                   \
-		}                                                                                  \
-	} while (0)
 
 enum {
 	ACT_OPEN = 241,

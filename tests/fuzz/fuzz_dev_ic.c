@@ -11,16 +11,9 @@
 #include <string.h>
 
 #include "vmbus/dev/ic.h"
+#include "fuzz_util.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define REQUIRE(cond)                                                                              \
-	do {                                                                                       \
-		if (!(cond)) {                                                                     \
-			fprintf(stderr, "%s:%d: %s\n", __FILE__, __LINE__, #cond);                 \
-			abort();                                                                   \
-		}                                                                                  \
-	} while (0)
 
 static const struct ic_version msg_versions[] = {{4, 0}, {3, 2}, {3, 0}, {1, 0}};
 

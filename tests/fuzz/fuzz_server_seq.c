@@ -20,16 +20,9 @@
 
 #include "vmbus/proto/hv.h"
 #include "vmbus/server.h"
+#include "fuzz_util.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define REQUIRE(cond)                                                                              \
-	do {                                                                                       \
-		if (!(cond)) {                                                                     \
-			fprintf(stderr, "%s:%d: %s\n", __FILE__, __LINE__, #cond);                 \
-			abort();                                                                   \
-		}                                                                                  \
-	} while (0)
 
 enum {
 	ACT_OFFER = 241, /* arg: bits 0-3 instance, 4-5 sub-channel index, 6 monitor */
