@@ -1,4 +1,5 @@
 /* vmbus run: a whole VM = `vmbus host` + `vmbus guest`, until Ctrl-C. */
+#include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -51,6 +52,38 @@ static bool wait_path(const char *path, pid_t child, int timeout_ms)
 		usleep(20000);
 	}
 	return false;
+}
+
+/* Devices in the guest's tree that have no driver bound yet (-1: no tree). */
+static int unbound_devices(const char *sysfs)
+{
+	char path[1200], drv[1600];
+	struct dirent *e;
+	int n = 0;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "%s/devices", sysfs);
+	d = opendir(path);
+	if (!d)
+		return -1;
+	while ((e = readdir(d))) {
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(drv, sizeof(drv), "%s/%s/driver", path, e->d_name);
+		n += access(drv, F_OK) != 0;
+	}
+	closedir(d);
+	return n;
+}
+
+/*
+ * Every offered device shows up in the tree at once; wait (bounded) until
+ * each has its driver, so the listing shows the VM as it will run.
+ */
+static void wait_all_bound(const char *sysfs, int timeout_ms)
+{
+	for (int t = 0; t < timeout_ms && unbound_devices(sysfs) != 0; t += 50)
+		usleep(50000);
 }
 
 static int stop_child(pid_t pid)
@@ -153,6 +186,7 @@ int cmd_run(int argc, char **argv)
 	} else {
 		char *ls_argv[] = {"ls", "--sysfs", sysfs, NULL};
 
+		wait_all_bound(sysfs, 10000);
 		optind = 1;
 		cmd_ls(3, ls_argv);
 		printf("VM running (run dir %s); Ctrl-C to stop.\n", dir);
