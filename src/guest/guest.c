@@ -23,7 +23,8 @@ void vmb_guest_log(struct vmb_guest *g, const char *fmt, ...)
 	char buf[512];
 	va_list ap;
 
-	(void)g;
+	if (g && !vmb_loglimit_admit(&g->log, "vmbus guest"))
+		return;
 	va_start(ap, fmt);
 	vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
@@ -105,6 +106,7 @@ static int init_sync(struct vmb_guest *g)
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_mutex_init(&g->lock, NULL);
+	vmb_loglimit_init(&g->log);
 	pthread_mutex_init(&g->pq_lock, NULL);
 	pthread_mutex_init(&g->sysfs_lock, NULL);
 	pthread_cond_init(&g->cond, &ca);
@@ -307,6 +309,7 @@ static void free_all(struct vmb_guest *g)
 	pthread_cond_destroy(&g->pq_cond);
 	pthread_cond_destroy(&g->sysfs_cond);
 	pthread_mutex_destroy(&g->lock);
+	vmb_loglimit_fini(&g->log);
 	pthread_mutex_destroy(&g->pq_lock);
 	pthread_mutex_destroy(&g->sysfs_lock);
 	free(g);

@@ -17,6 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "util/loglimit.h"
 #include "vmbus/guest.h"
 
 #define VMB_RELID_TABLE 2048
@@ -117,6 +118,7 @@ struct vmb_outmsg {
 };
 
 struct vmb_guest {
+	struct vmb_loglimit log; /* vmb_guest_log rate limit */
 	struct vmb_guest_config cfg;
 	int timeout_ms;
 	struct vmb_guest_part *part;

@@ -22,42 +22,12 @@ uint64_t vmb_host_now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-/*
- * A hostile guest can make every message it sends fail with a log line;
- * past this many lines a second the rest of that second is counted and
- * summarised in one line instead, so the log cannot be flooded.
- */
-#define LOG_LINES_PER_SEC 200
-
-/* True when the line may be printed; reports what the last window dropped. */
-static bool log_admit(struct vmb_host *h)
-{
-	uint64_t sec = vmb_host_now_ns() / 1000000000u, dropped = 0;
-	bool ok;
-
-	pthread_mutex_lock(&h->log_lock);
-	if (sec != h->log_sec) {
-		dropped = h->log_dropped;
-		h->log_sec = sec;
-		h->log_lines = 0;
-		h->log_dropped = 0;
-	}
-	ok = ++h->log_lines <= LOG_LINES_PER_SEC;
-	if (!ok)
-		h->log_dropped++;
-	pthread_mutex_unlock(&h->log_lock);
-	if (dropped)
-		fprintf(stderr, "vmbus host: (%llu log lines suppressed)\n",
-			(unsigned long long)dropped);
-	return ok;
-}
-
 void vmb_host_log(struct vmb_host *h, const char *fmt, ...)
 {
 	char line[512];
 	va_list ap;
 
-	if (h && !log_admit(h))
+	if (h && !vmb_loglimit_admit(&h->log, "vmbus host"))
 		return;
 	va_start(ap, fmt);
 	vsnprintf(line, sizeof(line), fmt, ap);
@@ -198,7 +168,7 @@ int vmb_host_create(const struct vmb_host_config *cfg, struct vmb_host **out)
 	pthread_mutexattr_settype(&ma, PTHREAD_MUTEX_RECURSIVE);
 	pthread_mutex_init(&h->lock, &ma);
 	pthread_mutexattr_destroy(&ma);
-	pthread_mutex_init(&h->log_lock, NULL);
+	vmb_loglimit_init(&h->log);
 	vmb_host_ctl_init(h);
 
 	if (cfg->trace_path && (rc = vmb_trace_open(cfg->trace_path, &h->trace)) < 0)
@@ -247,7 +217,7 @@ void vmb_host_destroy(struct vmb_host *h)
 	vmb_host_part_destroy(h->part);
 	vmb_trace_close(h->trace);
 	pthread_mutex_destroy(&h->lock);
-	pthread_mutex_destroy(&h->log_lock);
+	vmb_loglimit_fini(&h->log);
 	free(h);
 }
 

@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "vmbus/host.h"
+#include "util/loglimit.h"
 #include "vmbus/trace.h"
 
 #define VMB_MAX_SUBCHANNELS 64
@@ -58,9 +59,7 @@ struct vmb_host {
 	uint64_t needless_signals;
 	uint64_t throttled;
 	unsigned nthrottled; /* channels paused right now */
-	/* log rate limit (vmb_host_log) */
-	pthread_mutex_t log_lock;
-	uint64_t log_sec, log_lines, log_dropped;
+	struct vmb_loglimit log; /* vmb_host_log rate limit */
 	/* `vmbus ctl` commands and their socket */
 	struct vmb_ctl_cmd ctl[VMB_HOST_MAX_CTL];
 	unsigned nctl;
