@@ -10,13 +10,19 @@
 #include "server/server_priv.h"
 #include "vmbus/proto/hv.h"
 
+/* Fibonacci hashing: the guest's sequential handles land in distinct buckets. */
+uint32_t vmb_srv_gpadl_bucket(uint32_t handle)
+{
+	return (handle * 0x9e3779b1u) >> (32 - VMB_SRV_GPADL_HASH_BITS);
+}
+
 struct vmb_srv_gpadl *vmb_srv_gpadl_find(const struct vmb_server *s, uint32_t handle)
 {
 	struct vmb_srv_gpadl *g;
 
-	for (g = s->gpadls; g; g = g->next)
-		if (g->handle == handle)
-			return g;
+	LIST_FOREACH(g, &s->gpadl_hash[vmb_srv_gpadl_bucket(handle)], hash_link)
+	if (g->handle == handle)
+		return g;
 	return NULL;
 }
 
@@ -33,11 +39,9 @@ static uint64_t gpadl_size(const struct vmb_srv_gpadl *g)
 
 static void unlink_gpadl(struct vmb_server *s, struct vmb_srv_gpadl *g)
 {
-	struct vmb_srv_gpadl **pp;
-
-	for (pp = &s->gpadls; *pp != g; pp = &(*pp)->next)
-		;
-	*pp = g->next;
+	LIST_REMOVE(g, all_link);
+	LIST_REMOVE(g, hash_link);
+	LIST_REMOVE(g, chan_link);
 	s->gpadl_bytes -= gpadl_size(g);
 	s->gpadl_count--;
 	free(g->pfns);
@@ -175,8 +179,9 @@ int vmb_srv_gpadl_header(struct vmb_server *s, const void *msg, size_t len)
 	g->byte_count = hi.byte_count;
 	g->byte_offset = hi.byte_offset;
 	gpadl_reserve(s, g, ch);
-	g->next = s->gpadls;
-	s->gpadls = g;
+	LIST_INSERT_HEAD(&s->gpadls, g, all_link);
+	LIST_INSERT_HEAD(&s->gpadl_hash[vmb_srv_gpadl_bucket(g->handle)], g, hash_link);
+	LIST_INSERT_HEAD(&ch->gpadls, g, chan_link);
 	s->gpadl_count++;
 	add_pfns(s, g, pfns, hi.carried);
 	return 0;
@@ -233,9 +238,9 @@ void vmb_srv_gpadl_revoke(struct vmb_server *s, uint32_t relid)
 {
 	struct vmb_srv_gpadl *g;
 
-	for (g = s->gpadls; g; g = g->next)
-		if (g->relid == relid && !vmb_srv_gpadl_complete(g) && !g->failed)
-			fail_gpadl(s, g);
+	LIST_FOREACH(g, &s->chans[relid]->gpadls, chan_link)
+	if (!vmb_srv_gpadl_complete(g) && !g->failed)
+		fail_gpadl(s, g);
 }
 
 void vmb_srv_gpadl_finish_teardowns(struct vmb_server *s, uint32_t relid)
@@ -243,9 +248,9 @@ void vmb_srv_gpadl_finish_teardowns(struct vmb_server *s, uint32_t relid)
 	struct vmb_srv_gpadl *g, *next;
 	uint32_t handle;
 
-	for (g = s->gpadls; g; g = next) {
-		next = g->next;
-		if (g->relid != relid || !g->teardown_wait)
+	for (g = LIST_FIRST(&s->chans[relid]->gpadls); g; g = next) {
+		next = LIST_NEXT(g, chan_link);
+		if (!g->teardown_wait)
 			continue;
 		handle = g->handle;
 		remove_gpadl(s, g);
@@ -255,26 +260,23 @@ void vmb_srv_gpadl_finish_teardowns(struct vmb_server *s, uint32_t relid)
 
 void vmb_srv_gpadl_drop_relid(struct vmb_server *s, uint32_t relid)
 {
-	struct vmb_srv_gpadl *g, *next;
+	struct vmb_srv_gpadl_list *l = &s->chans[relid]->gpadls;
 
-	for (g = s->gpadls; g; g = next) {
-		next = g->next;
-		if (g->relid == relid)
-			remove_gpadl(s, g);
-	}
+	while (!LIST_EMPTY(l))
+		remove_gpadl(s, LIST_FIRST(l));
 }
 
 void vmb_srv_gpadl_drop_all(struct vmb_server *s)
 {
-	while (s->gpadls)
-		remove_gpadl(s, s->gpadls);
+	while (!LIST_EMPTY(&s->gpadls))
+		remove_gpadl(s, LIST_FIRST(&s->gpadls));
 }
 
 /* Destroy: no callbacks, the owner is going away too. */
 void vmb_srv_gpadl_free_all(struct vmb_server *s)
 {
-	while (s->gpadls)
-		unlink_gpadl(s, s->gpadls);
+	while (!LIST_EMPTY(&s->gpadls))
+		unlink_gpadl(s, LIST_FIRST(&s->gpadls));
 }
 
 uint64_t vmb_server_gpadl_bytes(const struct vmb_server *s)

@@ -1,15 +1,20 @@
 /*
  * Host VMBus server internals shared by the src/server sources.
  *
- * Channels live in a table indexed by relid (relid 0 unused). GPADLs are a
- * list: a failed GPADL is kept (without PFNs or bytes) only until its PFN
- * count is complete, so that the guest gets one GPADL_CREATED per header.
+ * Channels live in a table indexed by relid (relid 0 unused). Each GPADL is
+ * on three lists: all GPADLs, newest first (the order of gpadl_removed on
+ * unload), its hash bucket (lookup by handle) and its channel's list
+ * (close, rescind and release touch only that channel's GPADLs), so no
+ * message costs time in proportion to all GPADLs. A failed GPADL is kept
+ * (without PFNs or bytes) only until its PFN count is complete, so that the
+ * guest gets one GPADL_CREATED per header.
  */
 #ifndef VMB_SERVER_PRIV_H
 #define VMB_SERVER_PRIV_H
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/queue.h>
 
 #include "vmbus/server.h"
 
@@ -25,8 +30,16 @@
 /* Bounds on what a hostile guest can make us hold. */
 #define VMB_SRV_MAX_GPADLS 8192u
 #define VMB_SRV_MAX_QUEUED 256u
+/*
+ * Handles are the guest's choice: a hostile guest can put all of its
+ * GPADLs in one bucket, which costs no more than the list this replaced.
+ */
+#define VMB_SRV_GPADL_HASH_BITS 10
+#define VMB_SRV_GPADL_BUCKETS	(1u << VMB_SRV_GPADL_HASH_BITS)
 /* TL_CONNECT_RESULT status: STATUS_CONNECTION_REFUSED. */
 #define VMB_SRV_CONNECTION_REFUSED ((int32_t)0xc0000236u)
+
+LIST_HEAD(vmb_srv_gpadl_list, vmb_srv_gpadl);
 
 struct vmb_server_channel {
 	uint32_t relid;
@@ -40,10 +53,13 @@ struct vmb_server_channel {
 	uint32_t target_vp;
 	uint32_t conn_id;
 	uint16_t event_flag;
+	struct vmb_srv_gpadl_list gpadls;
 };
 
 struct vmb_srv_gpadl {
-	struct vmb_srv_gpadl *next;
+	LIST_ENTRY(vmb_srv_gpadl) all_link;  /* s->gpadls */
+	LIST_ENTRY(vmb_srv_gpadl) hash_link; /* s->gpadl_hash[] */
+	LIST_ENTRY(vmb_srv_gpadl) chan_link; /* its channel's gpadls */
 	uint32_t handle;
 	uint32_t relid;
 	uint32_t total;	   /* PFNs announced by the header */
@@ -84,7 +100,8 @@ struct vmb_server {
 	unsigned nchans;
 	uint64_t monitor_used[VMB_SRV_MONITOR_IDS / 64];
 
-	struct vmb_srv_gpadl *gpadls;
+	struct vmb_srv_gpadl_list gpadls;
+	struct vmb_srv_gpadl_list gpadl_hash[VMB_SRV_GPADL_BUCKETS];
 	unsigned gpadl_count;
 	uint64_t gpadl_bytes;
 };
@@ -120,6 +137,7 @@ struct vmb_server_channel *vmb_srv_chan_lookup(const struct vmb_server *s, uint3
 int vmb_srv_gpadl_header(struct vmb_server *s, const void *msg, size_t len);
 int vmb_srv_gpadl_body(struct vmb_server *s, const void *msg, size_t len);
 int vmb_srv_gpadl_teardown(struct vmb_server *s, const void *msg);
+uint32_t vmb_srv_gpadl_bucket(uint32_t handle);
 struct vmb_srv_gpadl *vmb_srv_gpadl_find(const struct vmb_server *s, uint32_t handle);
 bool vmb_srv_gpadl_complete(const struct vmb_srv_gpadl *g);
 void vmb_srv_gpadl_revoke(struct vmb_server *s, uint32_t relid);

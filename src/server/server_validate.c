@@ -70,13 +70,12 @@ static int check_channels(const struct vmb_server *s)
 static int check_gpadl(const struct vmb_server *s, const struct vmb_srv_gpadl *g)
 {
 	const struct vmb_server_channel *ch;
-	const struct vmb_srv_gpadl *o;
 
 	if (g->handle == 0 || g->total == 0 || g->received > g->total)
 		return BROKEN(s, "GPADL %#x malformed", g->handle);
-	for (o = g->next; o; o = o->next)
-		if (o->handle == g->handle)
-			return BROKEN(s, "GPADL handle %#x twice", g->handle);
+	/* The lookup returns the first of a handle's GPADLs: a second one fails here. */
+	if (vmb_srv_gpadl_find(s, g->handle) != g)
+		return BROKEN(s, "GPADL handle %#x twice or not hashed", g->handle);
 	if (g->failed == (g->pfns != NULL))
 		return BROKEN(s, "GPADL %#x failed state and PFNs disagree", g->handle);
 	if (g->failed && vmb_srv_gpadl_complete(g))
@@ -89,6 +88,41 @@ static int check_gpadl(const struct vmb_server *s, const struct vmb_srv_gpadl *g
 	return 0;
 }
 
+/*
+ * The GPADLs of the main list are each found through their bucket; equal
+ * counts then mean the buckets and the channel lists hold exactly them.
+ */
+static int check_indexes(const struct vmb_server *s)
+{
+	const struct vmb_srv_gpadl *g;
+	unsigned nhash = 0, nchan = 0;
+	uint32_t b, r;
+
+	for (b = 0; b < VMB_SRV_GPADL_BUCKETS; b++) {
+		LIST_FOREACH(g, &s->gpadl_hash[b], hash_link)
+		{
+			if (vmb_srv_gpadl_bucket(g->handle) != b)
+				return BROKEN(s, "GPADL %#x in hash bucket %u", g->handle, b);
+			nhash++;
+		}
+	}
+	for (r = 1; r <= s->relid_top; r++) {
+		if (!s->chans[r])
+			continue;
+		LIST_FOREACH(g, &s->chans[r]->gpadls, chan_link)
+		{
+			if (g->relid != r || vmb_srv_gpadl_find(s, g->handle) != g)
+				return BROKEN(s, "GPADL %#x of relid %u listed on relid %u",
+					      g->handle, g->relid, r);
+			nchan++;
+		}
+	}
+	if (nhash != s->gpadl_count || nchan != s->gpadl_count)
+		return BROKEN(s, "GPADLs: %u hashed, %u on channels, %u counted", nhash, nchan,
+			      s->gpadl_count);
+	return 0;
+}
+
 static int check_gpadls(const struct vmb_server *s)
 {
 	const struct vmb_srv_gpadl *g;
@@ -96,7 +130,8 @@ static int check_gpadls(const struct vmb_server *s)
 	unsigned n = 0;
 	int rc;
 
-	for (g = s->gpadls; g; g = g->next) {
+	LIST_FOREACH(g, &s->gpadls, all_link)
+	{
 		rc = check_gpadl(s, g);
 		if (rc)
 			return rc;
@@ -111,7 +146,7 @@ static int check_gpadls(const struct vmb_server *s)
 		return BROKEN(s, "GPADL bytes %llu above the limit", (unsigned long long)bytes);
 	if (s->state == VMB_SRV_DISCONNECTED && n)
 		return BROKEN(s, "GPADLs while disconnected");
-	return 0;
+	return check_indexes(s);
 }
 
 static int check_connection(const struct vmb_server *s)
