@@ -5,17 +5,34 @@
  */
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
 #include "partition/host_priv.h"
 
+/* Fibonacci hashing spreads the usual 0x10 + relid connection ids. */
+static uint32_t port_bucket(uint32_t conn_id)
+{
+	return (conn_id * 0x9e3779b1u) >> (32 - VMB_HOST_PORT_HASH_BITS);
+}
+
+/*
+ * Ports are never removed before a reset, so indexes are stable. A guest
+ * that chooses connection ids sharing a bucket gets a chain no longer than
+ * the scan of all ports this replaced.
+ */
 struct vmb_host_port *vmb_host_port_find(struct vmb_host_part *h, uint32_t conn_id)
 {
-	for (size_t i = 0; i < h->nports; i++) {
-		if (h->ports[i].conn_id == conn_id)
-			return &h->ports[i];
+	uint32_t i = h->port_hash[port_bucket(conn_id)];
+
+	while (i) {
+		struct vmb_host_port *p = &h->ports[i - 1];
+
+		if (p->conn_id == conn_id)
+			return p;
+		i = p->hash_next;
 	}
 	return NULL;
 }
@@ -39,9 +56,12 @@ static struct vmb_host_port *port_new(struct vmb_host_part *h, uint32_t conn_id)
 		return NULL;
 	}
 	struct vmb_host_port *p = &h->ports[h->nports++];
+	uint32_t *head = &h->port_hash[port_bucket(conn_id)];
 	p->conn_id = conn_id;
 	p->efd = efd;
 	p->active = false;
+	p->hash_next = *head;
+	*head = (uint32_t)h->nports;
 	return p;
 }
 
@@ -82,6 +102,7 @@ void vmb_host_ports_reset(struct vmb_host_part *h)
 	free(h->ports);
 	h->ports = NULL;
 	h->nports = h->ports_cap = 0;
+	memset(h->port_hash, 0, sizeof(h->port_hash));
 }
 
 void vmb_host_port_event(struct vmb_host_part *h, uint32_t i)

@@ -63,9 +63,13 @@ struct vmb_host_vp {
 	struct vmb_host_stimer stimer[HV_STIMER_COUNT];
 };
 
+#define VMB_HOST_PORT_HASH_BITS 10
+#define VMB_HOST_PORT_BUCKETS	(1u << VMB_HOST_PORT_HASH_BITS)
+
 /* A guest HvSignalEvent target. */
 struct vmb_host_port {
 	uint32_t conn_id;
+	uint32_t hash_next; /* index + 1 of the next port in the bucket, 0 ends */
 	int efd;
 	bool active;
 	void (*fn)(void *arg);
@@ -102,6 +106,8 @@ struct vmb_host_part {
 
 	struct vmb_host_port *ports;
 	size_t nports, ports_cap;
+	/* GET_PORT, port_add and port_remove find a port by connection id. */
+	uint32_t port_hash[VMB_HOST_PORT_BUCKETS]; /* index + 1 of the first, 0 none */
 
 	struct vmb_host_clock clock;
 	int timer_fd; /* timerfd for the earliest armed synthetic timer */
