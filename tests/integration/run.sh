@@ -4,7 +4,9 @@
 set -euo pipefail
 vmbus=$1
 dir=$(mktemp -d /tmp/vmbus-run-XXXXXX)
-trap 'rm -rf "$dir"' EXIT
+pid=
+# A failing check must not leave the background VM running.
+trap '[ -n "$pid" ] && kill -INT "$pid" 2>/dev/null && wait "$pid"; rm -rf "$dir"' EXIT
 out=$("$vmbus" run --run-dir "$dir" --exit-when-ready 2>"$dir/log") || { cat "$dir/log"; exit 1; }
 echo "$out"
 grep -q "vmbus test device" <<<"$out"
@@ -23,4 +25,5 @@ grep -q '"driver": "vmbus_test"' <<<"$json"
 if "$vmbus" ctl --run-dir "$dir" no-such-command 2>/dev/null; then exit 1; fi
 kill -INT $pid
 wait $pid
+pid=
 echo "vmbus run: ok"
