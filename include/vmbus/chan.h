@@ -94,6 +94,17 @@ typedef void (*vmb_completion_fn)(void *arg, struct vmb_channel *ch, const struc
 void vmb_chan_set_handler(struct vmb_channel *ch, vmb_packet_fn fn, void *arg);
 
 /*
+ * End of a drain: after vmb_chan_interrupt() has handed one or more
+ * packets to the handler (or to completion callbacks), and before it polls
+ * for more or unmasks. A device that queues work per packet submits it
+ * here in one go (storage: one io_uring_enter() per drain, replies inside
+ * one vmb_chan_batch_begin/end). Same thread and rules as the handler;
+ * fn NULL turns it off.
+ */
+typedef void (*vmb_drain_fn)(void *arg, struct vmb_channel *ch);
+void vmb_chan_set_drain_end(struct vmb_channel *ch, vmb_drain_fn fn, void *arg);
+
+/*
  * The peer signalled: drain the incoming ring with its interrupt masked,
  * hand completions of our requests to their callbacks and everything else
  * to the handler, release consumed space (signalling a waiting producer),

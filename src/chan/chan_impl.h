@@ -59,6 +59,8 @@ struct vmb_channel {
 	atomic_uint poll_ns; /* adaptive signalling budget, 0 = off */
 	vmb_packet_fn handler;
 	void *handler_arg;
+	vmb_drain_fn drain_end;
+	void *drain_end_arg;
 	uint8_t *rxbuf;	  /* drain copy-out buffer */
 	uint8_t *pollbuf; /* vmb_chan_recv() copy, valid until the next call */
 	struct vmb_backlog *bl_head, *bl_tail, *bl_held;

@@ -260,17 +260,24 @@ static bool poll_more(struct vmb_channel *ch)
 	return false;
 }
 
+static int drain_ended(struct vmb_channel *ch, int n)
+{
+	if (n > 0 && ch->drain_end)
+		ch->drain_end(ch->drain_end_arg, ch);
+	return n;
+}
+
 /* Drain with the interrupt masked, then unmask and look again (3.9). */
 static int rx_service(struct vmb_channel *ch)
 {
-	int n = flush_backlog(ch), k;
+	int n = drain_ended(ch, flush_backlog(ch)), k;
 
 	do {
 		vmb_ring_mask(&ch->in);
 		/* Poll only after real work: an interrupt that only freed ring
 		 * space for our sender should not burn the sender's CPU. */
 		do {
-			k = drain(ch);
+			k = drain_ended(ch, drain(ch));
 			n += k;
 		} while (k > 0 && poll_more(ch));
 	} while (vmb_ring_unmask(&ch->in) && !rx_stop(ch));
@@ -332,6 +339,14 @@ void vmb_chan_set_handler(struct vmb_channel *ch, vmb_packet_fn fn, void *arg)
 	/* Packets queued while there was no handler go to the new one. */
 	if (fn && ch->bl_head)
 		atomic_store(&ch->rx_rerun, true);
+	vmb_chan_rx_unlock(ch);
+}
+
+void vmb_chan_set_drain_end(struct vmb_channel *ch, vmb_drain_fn fn, void *arg)
+{
+	pthread_mutex_lock(&ch->rx_lock);
+	ch->drain_end = fn;
+	ch->drain_end_arg = arg;
 	vmb_chan_rx_unlock(ch);
 }
 

@@ -776,6 +776,74 @@ static void test_batching_one_signal(void **state)
 	pair_free(p);
 }
 
+/* A handler that answers inside a batch it closes at the end of the drain. */
+struct drain_rec {
+	struct end *e;
+	int ends;
+	int recs_at_end;
+	bool open;
+};
+
+static void batch_handler(void *arg, struct vmb_channel *ch, const struct vmb_packet *pkt)
+{
+	struct drain_rec *d = arg;
+
+	record(d->e, pkt);
+	if (!d->open) {
+		vmb_chan_batch_begin(ch);
+		d->open = true;
+	}
+	assert_int_equal(vmb_chan_complete(ch, pkt->trans_id, pkt->data, pkt->len), 0);
+}
+
+static void batch_drain_end(void *arg, struct vmb_channel *ch)
+{
+	struct drain_rec *d = arg;
+
+	d->ends++;
+	d->recs_at_end = atomic_load(&d->e->nrecs);
+	if (d->open)
+		assert_int_equal(vmb_chan_batch_end(ch), 0);
+	d->open = false;
+}
+
+static void test_drain_end(void **state)
+{
+	struct pair *p = pair_default();
+	struct drain_rec d = {.e = &p->b};
+	struct vmb_chan_stats st;
+
+	(void)state;
+	vmb_chan_set_handler(p->b.ch, batch_handler, &d);
+	vmb_chan_set_drain_end(p->b.ch, batch_drain_end, &d);
+	vmb_chan_set_poll(p->b.ch, 0);
+	/* An interrupt that finds nothing is not a drain. */
+	vmb_chan_interrupt(p->b.ch);
+	assert_int_equal(d.ends, 0);
+	vmb_chan_batch_begin(p->a.ch);
+	for (int i = 0; i < 6; i++)
+		assert_int_equal(vmb_chan_send(p->a.ch, &i, sizeof(i), (uint64_t)i,
+					       VMB_SEND_COMPLETION),
+				 0);
+	assert_int_equal(vmb_chan_batch_end(p->a.ch), 0);
+	vmb_chan_interrupt(p->b.ch);
+	/* Called once, after the handler saw all six; their six answers
+	 * went out as one batch: one signal. */
+	assert_int_equal(d.ends, 1);
+	assert_int_equal(d.recs_at_end, 6);
+	vmb_chan_get_stats(p->b.ch, &st);
+	assert_int_equal(st.tx_packets, 6);
+	assert_int_equal(st.signals_sent, 1);
+	/* Turned off: no more calls. */
+	vmb_chan_set_drain_end(p->b.ch, NULL, NULL);
+	d.open = true; /* the handler must not open a batch nobody closes */
+	assert_int_equal(vmb_chan_send(p->a.ch, "x", 1, 9, 0), 0);
+	vmb_chan_interrupt(p->b.ch);
+	assert_int_equal(d.ends, 1);
+	assert_int_equal(atomic_load(&p->b.nrecs), 7);
+	pair_free(p);
+}
+
 static void test_needless_interrupts_and_mask(void **state)
 {
 	struct pair *p = pair_default();
@@ -1130,6 +1198,7 @@ int main(void)
 	    cmocka_unit_test(test_blocked_sender_asks_half_ring),
 	    cmocka_unit_test(test_drain_releases_every_quarter),
 	    cmocka_unit_test(test_batching_one_signal),
+	    cmocka_unit_test(test_drain_end),
 	    cmocka_unit_test(test_needless_interrupts_and_mask),
 	    cmocka_unit_test(test_in_place),
 	    cmocka_unit_test(test_copy_out),
