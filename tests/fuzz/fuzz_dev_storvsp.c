@@ -209,7 +209,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		else
 			packet(&in, c, sc);
 	}
-	/* Closing waits for every request still at the disk. */
+	/* The input was one drain per channel: submit what it queued. Closing
+	 * then waits for every request still at the disk. */
+	vmb_stor_drain_end(sc[0]);
+	vmb_stor_drain_end(sc[1]);
 	vmb_stor_chan_close(sc[1]);
 	vmb_stor_chan_close(sc[0]);
 	return 0;

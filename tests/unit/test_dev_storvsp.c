@@ -78,6 +78,7 @@ static struct vstor_packet *send_pkt(struct env *e, uint16_t type, const void *e
 	want = e->replies + 1;
 	pthread_mutex_unlock(&e->lock);
 	vmb_stor_packet(e->sc, &p);
+	vmb_stor_drain_end(e->sc);
 	pthread_mutex_lock(&e->lock);
 	while (e->replies < want)
 		pthread_cond_wait(&e->cond, &e->lock);

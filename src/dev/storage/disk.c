@@ -7,6 +7,10 @@
  * guest without waking anybody; the completion thread only sleeps in the
  * kernel while some request is still outstanding there (writes punted to
  * io-wq, O_DIRECT, cache misses).
+ *
+ * Once an SQE is prepared the request belongs to the ring: a submission
+ * the kernel refuses leaves it queued for the next one, and its done()
+ * still runs exactly once.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -17,6 +21,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "dev/storage/disk.h"
@@ -24,6 +29,8 @@
 #define DISK_RING_ENTRIES 256
 #define DISK_ALIGN	  4096u
 #define DISK_REAP_MAX	  64 /* completions taken per pass over the CQ */
+#define DISK_RETRY_NS	  100000 /* between submissions the kernel refused */
+#define DISK_RETRIES	  1000
 
 struct vmb_disk {
 	int fd;
@@ -34,8 +41,11 @@ struct vmb_disk {
 	pthread_mutex_t sq_lock; /* one submitter at a time */
 	/* The CQ has one consumer at a time; pending and stopping go with it. */
 	pthread_mutex_t cq_lock;
-	pthread_cond_t cq_cond; /* pending became non-zero, or stopping */
-	unsigned pending;	/* SQEs submitted whose CQE nobody has taken */
+	pthread_cond_t cq_cond; /* pending became positive, or stopping */
+	/* SQEs the kernel took whose CQE nobody has taken. Counted after
+	 * io_uring_submit() returns, so a fast reaper may briefly take it
+	 * below zero. */
+	int pending;
 	bool stopping;
 	pthread_t thread;
 };
@@ -49,10 +59,10 @@ static int queue_sqe(struct vmb_disk *d, struct vmb_disk_io *io);
 static int submit_sqes(struct vmb_disk *d);
 
 /* Requests are left in the kernel: the completion thread must wait for them. */
-static void kick(struct vmb_disk *d)
+static void wake_reaper(struct vmb_disk *d)
 {
 	pthread_mutex_lock(&d->cq_lock);
-	if (d->pending)
+	if (d->pending > 0)
 		pthread_cond_signal(&d->cq_cond);
 	pthread_mutex_unlock(&d->cq_lock);
 }
@@ -122,11 +132,13 @@ static void reap(struct vmb_disk *d, struct vmb_disk_io *io, int res)
 		advance(io, (size_t)res);
 	pthread_mutex_lock(&d->sq_lock);
 	res = queue_sqe(d, io);
+	if (res == 0)
+		submit_sqes(d);
 	pthread_mutex_unlock(&d->sq_lock);
 	if (res < 0)
 		finish(io, res);
 	else
-		kick(d);
+		wake_reaper(d);
 }
 
 /* Take up to DISK_REAP_MAX completions off the CQ (cq_lock held). */
@@ -169,9 +181,9 @@ static void *completion_main(void *arg)
 
 	for (;;) {
 		pthread_mutex_lock(&d->cq_lock);
-		while (!d->pending && !d->stopping)
+		while (d->pending <= 0 && !d->stopping)
 			pthread_cond_wait(&d->cq_cond, &d->cq_lock);
-		if (!d->pending) {
+		if (d->pending <= 0) {
 			pthread_mutex_unlock(&d->cq_lock);
 			return NULL;
 		}
@@ -196,20 +208,39 @@ static struct io_uring_sqe *get_sqe(struct vmb_disk *d)
 	return sqe;
 }
 
-/* With sq_lock held: count what goes to the kernel before it can complete. */
+/* With sq_lock held: hand the queued SQEs to the kernel. */
 static int submit_sqes(struct vmb_disk *d)
 {
-	unsigned n = io_uring_sq_ready(&d->ring);
-	int rc;
+	int rc = io_uring_submit(&d->ring);
 
-	pthread_mutex_lock(&d->cq_lock);
-	d->pending += n;
-	pthread_mutex_unlock(&d->cq_lock);
-	rc = io_uring_submit(&d->ring);
+	if (rc > 0) {
+		pthread_mutex_lock(&d->cq_lock);
+		d->pending += rc;
+		pthread_mutex_unlock(&d->cq_lock);
+	}
 	return rc < 0 ? rc : 0;
 }
 
-/* With sq_lock held. */
+/* Submit what is queued; a transient refusal (no memory, CQ overflow) is
+ * retried after reaping. sq_lock is taken here. */
+static int submit_all(struct vmb_disk *d)
+{
+	struct timespec pause = {0, DISK_RETRY_NS};
+	int rc = 0;
+
+	for (int i = 0; i < DISK_RETRIES; i++) {
+		pthread_mutex_lock(&d->sq_lock);
+		rc = io_uring_sq_ready(&d->ring) ? submit_sqes(d) : 0;
+		pthread_mutex_unlock(&d->sq_lock);
+		if (rc != -EAGAIN && rc != -EBUSY && rc != -EINTR)
+			break;
+		reap_ready(d);
+		nanosleep(&pause, NULL);
+	}
+	return rc;
+}
+
+/* With sq_lock held; the SQE is submitted later (submit_sqes). */
 static int queue_sqe(struct vmb_disk *d, struct vmb_disk_io *io)
 {
 	struct io_uring_sqe *sqe = get_sqe(d);
@@ -245,7 +276,7 @@ static int queue_sqe(struct vmb_disk *d, struct vmb_disk_io *io)
 		break;
 	}
 	io_uring_sqe_set_data(sqe, io);
-	return submit_sqes(d);
+	return 0;
 }
 
 static int check_io(const struct vmb_disk *d, const struct vmb_disk_io *io)
@@ -265,7 +296,7 @@ static int check_io(const struct vmb_disk *d, const struct vmb_disk_io *io)
 	return sum == io->length ? 0 : -EINVAL;
 }
 
-int vmb_disk_submit(struct vmb_disk *d, struct vmb_disk_io *io)
+int vmb_disk_queue(struct vmb_disk *d, struct vmb_disk_io *io)
 {
 	int rc = check_io(d, io);
 
@@ -288,12 +319,27 @@ int vmb_disk_submit(struct vmb_disk *d, struct vmb_disk_io *io)
 	if (rc < 0) {
 		free(io->bounce);
 		io->bounce = NULL;
-		return rc;
 	}
+	return rc;
+}
+
+int vmb_disk_kick(struct vmb_disk *d)
+{
+	int rc = submit_all(d);
+
 	/* Page-cache hits are done already: answer them from this thread. */
 	reap_ready(d);
-	kick(d);
-	return 0;
+	wake_reaper(d);
+	return rc;
+}
+
+int vmb_disk_submit(struct vmb_disk *d, struct vmb_disk_io *io)
+{
+	int rc = vmb_disk_queue(d, io);
+
+	if (rc == 0)
+		vmb_disk_kick(d);
+	return rc;
 }
 
 static int open_image(struct vmb_disk *d, const struct vmb_disk_config *cfg)

@@ -49,5 +49,14 @@ bool vmb_disk_ro(const struct vmb_disk *d);
 const char *vmb_disk_path(const struct vmb_disk *d);
 /* 0 = queued (done will run), -errno = rejected (done will not run). */
 int vmb_disk_submit(struct vmb_disk *d, struct vmb_disk_io *io);
+/*
+ * Batching: vmb_disk_queue() prepares io like vmb_disk_submit() but does
+ * not tell the kernel; vmb_disk_kick() submits everything queued with one
+ * system call and completes the page-cache hits on the calling thread.
+ * It returns the kernel's refusal (-errno) if it persists; the requests
+ * then stay queued for the next kick or submit, and still complete.
+ */
+int vmb_disk_queue(struct vmb_disk *d, struct vmb_disk_io *io);
+int vmb_disk_kick(struct vmb_disk *d);
 
 #endif

@@ -13,10 +13,31 @@ static void chan_reply(void *arg, uint64_t trans_id, const void *buf, size_t len
 	vmb_chan_complete(sc->ch, trans_id, buf, len);
 }
 
+/*
+ * Every answer a drain produces (including the page-cache hits that
+ * vmb_stor_drain_end() completes) goes out in one channel batch: one
+ * commit and at most one signal per drain instead of one per request.
+ */
 static void chan_packet(void *arg, struct vmb_channel *ch, const struct vmb_packet *pkt)
 {
-	(void)ch;
-	vmb_stor_packet(arg, pkt);
+	struct stor_chan *sc = arg;
+
+	if (!sc->batching) {
+		vmb_chan_batch_begin(ch);
+		sc->batching = true;
+	}
+	vmb_stor_packet(sc, pkt);
+}
+
+static void chan_drain_end(void *arg, struct vmb_channel *ch)
+{
+	struct stor_chan *sc = arg;
+
+	vmb_stor_drain_end(sc);
+	if (sc->batching) {
+		sc->batching = false;
+		vmb_chan_batch_end(ch);
+	}
 }
 
 static int stor_open(void *dev, struct vmb_vsp *v, uint16_t sub, struct vmb_channel *ch,
@@ -31,6 +52,7 @@ static int stor_open(void *dev, struct vmb_vsp *v, uint16_t sub, struct vmb_chan
 	if (!sc)
 		return -EINVAL;
 	sc->reply_arg = sc;
+	vmb_chan_set_drain_end(ch, chan_drain_end, sc);
 	vmb_chan_set_handler(ch, chan_packet, sc);
 	return 0;
 }

@@ -37,6 +37,11 @@ struct stor_chan {
 	unsigned inflight; /* under ctrl lock */
 	stor_reply_fn reply;
 	void *reply_arg;
+	/* Disks with I/O queued since the last vmb_stor_drain_end() (only
+	 * the thread draining this channel touches these). */
+	struct vmb_disk *kick[VMB_SCSI_MAX_LUNS];
+	unsigned nkick;
+	bool batching; /* host glue: replies of this drain go in one batch */
 };
 
 struct vmb_stor_ctrl {
@@ -77,8 +82,13 @@ void vmb_stor_ctrl_free(struct vmb_stor_ctrl *c);
 struct stor_chan *vmb_stor_chan_open(struct vmb_stor_ctrl *c, uint16_t sub, struct vmb_channel *ch,
 				     stor_reply_fn reply, void *arg);
 void vmb_stor_chan_close(struct stor_chan *sc);
-/* One packet from the guest (host loop thread). */
+/*
+ * One packet from the guest (the thread draining the channel). Disk I/O
+ * it starts is only queued: vmb_stor_drain_end() submits what the drain
+ * queued with one system call per disk.
+ */
 void vmb_stor_packet(struct stor_chan *sc, const struct vmb_packet *pkt);
+void vmb_stor_drain_end(struct stor_chan *sc);
 /* Complete a request: build the COMPLETE_IO reply and release it. */
 void vmb_stor_finish(struct stor_req *r);
 /* EXECUTE_SRB (storvsp_srb.c). */

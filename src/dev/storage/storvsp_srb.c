@@ -147,8 +147,29 @@ static void queue_full(struct stor_req *r)
 
 static void io_done(struct vmb_disk_io *io, int res);
 
-static void submit(struct stor_req *r, enum vmb_disk_op op, uint64_t off, uint64_t len)
+/* Remember a disk the channel's drain-end must kick. */
+static void note_kick(struct stor_chan *sc, struct vmb_disk *d)
 {
+	for (unsigned i = 0; i < sc->nkick; i++)
+		if (sc->kick[i] == d)
+			return;
+	sc->kick[sc->nkick++] = d;
+}
+
+void vmb_stor_drain_end(struct stor_chan *sc)
+{
+	for (unsigned i = 0; i < sc->nkick; i++)
+		vmb_disk_kick(sc->kick[i]);
+	sc->nkick = 0;
+}
+
+/* queue: from the channel's drain (kicked at its end); else submit now. */
+static void submit(struct stor_req *r, enum vmb_disk_op op, uint64_t off, uint64_t len,
+		   bool queue)
+{
+	struct vmb_disk *d = r->lun->disk;
+	int rc;
+
 	r->io = (struct vmb_disk_io){.op = op, .offset = off, .length = len, .done = io_done};
 	if (op == VMB_DISK_READ || op == VMB_DISK_WRITE) {
 		memcpy(r->io_iov, r->iov, r->niov * sizeof(r->iov[0]));
@@ -156,8 +177,11 @@ static void submit(struct stor_req *r, enum vmb_disk_op op, uint64_t off, uint64
 		r->io.iovcnt = r->niov;
 		r->io.fua = r->cmd.fua;
 	}
-	if (vmb_disk_submit(r->lun->disk, &r->io) < 0)
+	rc = queue ? vmb_disk_queue(d, &r->io) : vmb_disk_submit(d, &r->io);
+	if (rc < 0)
 		io_done(&r->io, -1);
+	else if (queue)
+		note_kick(r->sc, d);
 }
 
 static enum vmb_scsi_op disk_to_scsi(enum vmb_disk_op op)
@@ -180,7 +204,7 @@ static void io_done(struct vmb_disk_io *io, int res)
 	if (r->next_ext < r->n_ext) {
 		const struct vmb_scsi_extent *e = &r->ext[r->next_ext++];
 
-		return submit(r, VMB_DISK_DISCARD, e->offset, e->length);
+		return submit(r, VMB_DISK_DISCARD, e->offset, e->length, false);
 	}
 	vmb_stor_finish(r);
 }
@@ -194,11 +218,11 @@ static void run_cmd(struct stor_req *r, uint32_t dtl)
 		r->pkt.vm_srb.data_transfer_length = copy_guest(r, cmd->data_len, true);
 		return vmb_stor_finish(r);
 	case VMB_SCSI_READ:
-		return submit(r, VMB_DISK_READ, cmd->offset, cmd->length);
+		return submit(r, VMB_DISK_READ, cmd->offset, cmd->length, true);
 	case VMB_SCSI_WRITE:
-		return submit(r, VMB_DISK_WRITE, cmd->offset, cmd->length);
+		return submit(r, VMB_DISK_WRITE, cmd->offset, cmd->length, true);
 	case VMB_SCSI_FLUSH:
-		return submit(r, VMB_DISK_FLUSH, 0, 0);
+		return submit(r, VMB_DISK_FLUSH, 0, 0, true);
 	case VMB_SCSI_UNMAP:
 		copy_guest(r, dtl < sizeof(r->buf) ? dtl : sizeof(r->buf), false);
 		r->n_ext =
@@ -207,15 +231,15 @@ static void run_cmd(struct stor_req *r, uint32_t dtl)
 		if (r->n_ext == 0)
 			return vmb_stor_finish(r);
 		r->next_ext = 1;
-		return submit(r, VMB_DISK_DISCARD, r->ext[0].offset, r->ext[0].length);
+		return submit(r, VMB_DISK_DISCARD, r->ext[0].offset, r->ext[0].length, true);
 	case VMB_SCSI_WRITE_SAME:
 		copy_guest(r, VMB_SCSI_BLOCK_SIZE, false);
 		vmb_scsi_write_same(r->buf, cmd);
 		if (cmd->op != VMB_SCSI_DISCARD)
 			return vmb_stor_finish(r);
-		return submit(r, VMB_DISK_DISCARD, cmd->offset, cmd->length);
+		return submit(r, VMB_DISK_DISCARD, cmd->offset, cmd->length, true);
 	case VMB_SCSI_DISCARD:
-		return submit(r, VMB_DISK_DISCARD, cmd->offset, cmd->length);
+		return submit(r, VMB_DISK_DISCARD, cmd->offset, cmd->length, true);
 	}
 }
 
