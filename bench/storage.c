@@ -5,6 +5,13 @@
  *
  *   bench_storage [seconds per test (default 2)] [image path or ""] [test name filter]
  *
+ * Each test alternates the two sides in ROUNDS short samples (uring
+ * first in even rounds, storvsc first in odd ones), each side's offset
+ * stream carrying on from its previous sample, and prints the medians: the
+ * page cache and writeback state drift while a test runs (a burst of
+ * writeback halves write IOPS for a second), and alternating puts both
+ * sides in the same conditions.
+ *
  * Beside each figure: context switches per I/O in the whole process (all
  * threads, voluntary + involuntary), which counts the wake-ups a request
  * costs, and CPU time per I/O (user + system, all threads), which holds up
@@ -28,6 +35,7 @@
 
 #define DISK_BYTES (512ull << 20)
 #define MAX_QD	   32
+#define ROUNDS	   5
 
 struct result {
 	double rate; /* I/Os per second */
@@ -98,6 +106,29 @@ static uint64_t seed(const struct test *t)
 	return t->random ? 88172645463325252ull : DISK_BYTES - t->bs;
 }
 
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* Median of each field over the rounds. */
+static struct result median(const struct result *r)
+{
+	double rate[ROUNDS], csw[ROUNDS], cpu[ROUNDS];
+
+	for (unsigned i = 0; i < ROUNDS; i++) {
+		rate[i] = r[i].rate;
+		csw[i] = r[i].csw;
+		cpu[i] = r[i].cpu;
+	}
+	qsort(rate, ROUNDS, sizeof(double), cmp_double);
+	qsort(csw, ROUNDS, sizeof(double), cmp_double);
+	qsort(cpu, ROUNDS, sizeof(double), cmp_double);
+	return (struct result){rate[ROUNDS / 2], csw[ROUNDS / 2], cpu[ROUNDS / 2]};
+}
+
 /* ---- through storvsc ---- */
 
 struct vio {
@@ -135,9 +166,9 @@ static void vio_done(struct vmb_blk_io *io, int status)
 }
 
 static struct result bench_vmbus(struct vmb_blk *b, const struct test *t, double secs,
-				 uint8_t *bufs)
+				 uint8_t *bufs, uint64_t *state)
 {
-	struct run r = {.t = t, .b = b, .state = seed(t)};
+	struct run r = {.t = t, .b = b, .state = *state};
 	struct vio v[MAX_QD];
 	struct usage u0 = usage();
 	double t0 = now();
@@ -160,6 +191,7 @@ static struct result bench_vmbus(struct vmb_blk *b, const struct test *t, double
 	while (atomic_load(&r.inflight))
 		usleep(1000);
 	pthread_mutex_destroy(&r.lock);
+	*state = r.state;
 	if (atomic_load(&r.err))
 		fprintf(stderr, "storvsc I/O error %d\n", atomic_load(&r.err));
 	return result((double)atomic_load(&r.ops), t0, u0);
@@ -167,10 +199,11 @@ static struct result bench_vmbus(struct vmb_blk *b, const struct test *t, double
 
 /* ---- direct io_uring ---- */
 
-static struct result bench_uring(int fd, const struct test *t, double secs, uint8_t *bufs)
+static struct result bench_uring(int fd, const struct test *t, double secs, uint8_t *bufs,
+				 uint64_t *statep)
 {
 	struct io_uring ring;
-	uint64_t state = seed(t), ops = 0;
+	uint64_t state = *statep, ops = 0;
 	struct usage u0 = usage();
 	double t0 = now(), deadline = t0 + secs;
 	unsigned inflight = 0;
@@ -214,6 +247,7 @@ static struct result bench_uring(int fd, const struct test *t, double secs, uint
 		}
 	}
 	io_uring_queue_exit(&ring);
+	*statep = state;
 	return result((double)ops, t0, u0);
 }
 
@@ -324,12 +358,20 @@ int main(int argc, char **argv)
 	       "csw/IO vsc uring", "CPU us/IO vsc uring");
 	for (unsigned i = 0; i < sizeof(tests) / sizeof(tests[0]); i++) {
 		const struct test *t = &tests[i];
-		struct result u, v;
+		uint64_t us = seed(t), vs = seed(t);
+		struct result ur[ROUNDS], vr[ROUNDS], u, v;
 
 		if (filter && !strstr(t->name, filter))
 			continue;
-		u = bench_uring(fd, t, secs, ubufs);
-		v = bench_vmbus(vm.b, t, secs, vbufs);
+		for (unsigned k = 0; k < ROUNDS; k++) {
+			if (k % 2 == 0)
+				ur[k] = bench_uring(fd, t, secs / ROUNDS, ubufs, &us);
+			vr[k] = bench_vmbus(vm.b, t, secs / ROUNDS, vbufs, &vs);
+			if (k % 2)
+				ur[k] = bench_uring(fd, t, secs / ROUNDS, ubufs, &us);
+		}
+		u = median(ur);
+		v = median(vr);
 		if (t->bs >= (1 << 20))
 			printf("%-18s %9.0f MB/s %9.0f MB/s %6.1f%%", t->name,
 			       v.rate * (double)t->bs / 1e6, u.rate * (double)t->bs / 1e6,

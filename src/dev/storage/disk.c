@@ -240,6 +240,22 @@ static int submit_all(struct vmb_disk *d)
 	return rc;
 }
 
+/* One buffer (the usual case: guest pages the host maps contiguously)
+ * goes as a plain READ/WRITE, which the kernel serves with a cheaper
+ * iterator than a vector. */
+static void prep_rw(struct io_uring_sqe *sqe, int fd, bool write, const struct iovec *iov,
+		    unsigned cnt, uint64_t off)
+{
+	if (cnt == 1 && write)
+		io_uring_prep_write(sqe, fd, iov->iov_base, (unsigned)iov->iov_len, off);
+	else if (cnt == 1)
+		io_uring_prep_read(sqe, fd, iov->iov_base, (unsigned)iov->iov_len, off);
+	else if (write)
+		io_uring_prep_writev(sqe, fd, iov, cnt, off);
+	else
+		io_uring_prep_readv(sqe, fd, iov, cnt, off);
+}
+
 /* With sq_lock held; the SQE is submitted later (submit_sqes). */
 static int queue_sqe(struct vmb_disk *d, struct vmb_disk_io *io)
 {
@@ -261,10 +277,9 @@ static int queue_sqe(struct vmb_disk *d, struct vmb_disk_io *io)
 			iov = &one;
 			cnt = 1;
 		}
-		if (io->op == VMB_DISK_READ)
-			io_uring_prep_readv(sqe, d->fd, iov, cnt, off);
-		else
-			io_uring_prep_writev2(sqe, d->fd, iov, cnt, off, io->fua ? RWF_DSYNC : 0);
+		prep_rw(sqe, d->fd, io->op == VMB_DISK_WRITE, iov, cnt, off);
+		if (io->fua)
+			sqe->rw_flags = RWF_DSYNC;
 		break;
 	}
 	case VMB_DISK_FLUSH:

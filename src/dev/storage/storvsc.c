@@ -281,6 +281,7 @@ static int stor_probe(struct vmb_device *dev)
 	if (rc == 0) {
 		atomic_store(&c->nchans, 1);
 		vmb_chan_set_poll(c->chans[0], STOR_GUEST_POLL_NS);
+		vmb_chan_set_drain_end(c->chans[0], stor_drain_end, c);
 		rc = init_sequence(c);
 	}
 	if (rc == 0)
@@ -326,6 +327,7 @@ static void stor_subchannel(struct vmb_device *dev, uint16_t index)
 	    vmb_device_open_sub(dev, index, &o, &ch) == 0) {
 		c->chans[index] = ch;
 		vmb_chan_set_poll(ch, STOR_GUEST_POLL_NS);
+		vmb_chan_set_drain_end(ch, stor_drain_end, c);
 		atomic_store(&c->nchans, index + 1u);
 		pthread_mutex_lock(&c->lock);
 		c->srb_limit = STOR_CHAN_REQS * (index + 1u);

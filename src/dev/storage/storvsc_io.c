@@ -20,6 +20,32 @@ struct stor_req {
 static _Thread_local bool in_completion;
 /* The channel whose completion this thread is running, if any. */
 static _Thread_local struct vmb_channel *completion_chan;
+/* The channel whose drain this thread batches the new requests of. */
+static _Thread_local struct vmb_channel *batch_chan;
+
+/*
+ * Requests issued from the completions of one drain (a queue refilling
+ * itself) reach the host together: one commit, at most one signal, and
+ * the host submits them to its disk with one system call.
+ */
+static void batch_open(struct vmb_channel *ch)
+{
+	if (batch_chan == ch)
+		return;
+	if (batch_chan)
+		vmb_chan_batch_end(batch_chan);
+	vmb_chan_batch_begin(ch);
+	batch_chan = ch;
+}
+
+void stor_drain_end(void *arg, struct vmb_channel *ch)
+{
+	(void)arg;
+	if (batch_chan == ch) {
+		batch_chan = NULL;
+		vmb_chan_batch_end(ch);
+	}
+}
 
 bool stor_in_completion(void)
 {
@@ -177,6 +203,9 @@ static void srb_done(void *arg, struct vmb_channel *ch, const struct vmb_packet 
 
 	in_completion = true;
 	completion_chan = ch;
+	/* Cancelled requests complete outside any drain: no batch then. */
+	if (status == 0)
+		batch_open(ch);
 	if (status == 0)
 		status = srb_result(c, r, comp, &xfer);
 	else if (status != -ECANCELED)

@@ -125,6 +125,8 @@ int stor_pool_init(struct stor_ctrl *c);
 void stor_pool_fini(struct stor_ctrl *c);
 /* Is the current thread running a storvsc completion (a VP thread)? */
 bool stor_in_completion(void);
+/* Channel drain-end callback: publishes the requests its completions issued. */
+void stor_drain_end(void *arg, struct vmb_channel *ch);
 
 /* LUN discovery (storvsc_scan.c). */
 void stor_rescan(struct stor_ctrl *c);
