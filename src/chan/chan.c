@@ -115,13 +115,12 @@ int vmb_chan_create(const struct vmb_chan_config *cfg, struct vmb_channel **out)
 		rc = init_cond(&ch->cv);
 	if (rc == 0)
 		rc = init_rings(ch, cfg);
-	if (rc == 0)
-		rc = vmb_req_init(ch, cfg->max_requests ? cfg->max_requests : 256);
 	if (rc < 0) {
 		free(ch->rxbuf);
 		free(ch);
 		return rc;
 	}
+	vmb_req_init(ch, cfg->max_requests ? cfg->max_requests : 256);
 	*out = ch;
 	return 0;
 }

@@ -70,7 +70,7 @@ struct vmb_channel {
 	pthread_mutex_t lock;
 	pthread_cond_t cv;
 	struct vmb_req_slot *slots;
-	unsigned nslots, free_head, in_flight, blocked;
+	unsigned nslots, max_slots, free_head, in_flight, blocked;
 
 	struct vmb_chan_counters st;
 };
@@ -85,7 +85,7 @@ struct timespec vmb_chan_deadline(long long ns);
 bool vmb_chan_expired(const struct timespec *t);
 
 /* reqtable.c */
-int vmb_req_init(struct vmb_channel *ch, unsigned n);
+void vmb_req_init(struct vmb_channel *ch, unsigned n);
 void vmb_req_fini(struct vmb_channel *ch);
 int vmb_req_alloc(struct vmb_channel *ch, vmb_completion_fn fn, void *arg, uint64_t *id);
 /* Remove id from the table; false if it is not outstanding. */

@@ -8,40 +8,68 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "chan/chan_impl.h"
 
 #define NO_SLOT UINT32_MAX
+/* A first table small enough to be cheap, big enough for most drivers. */
+#define REQ_FIRST_SLOTS 16u
 
-int vmb_req_init(struct vmb_channel *ch, unsigned n)
+/*
+ * The table starts empty and grows on demand up to n slots: most channels
+ * (every host end of a device that never sends a request) need none, and
+ * a channel table built eagerly cost a calloc and a walk per open.
+ */
+void vmb_req_init(struct vmb_channel *ch, unsigned n)
 {
-	ch->slots = calloc(n, sizeof(*ch->slots));
-	if (!ch->slots)
-		return -ENOMEM;
-	ch->nslots = n;
-	for (unsigned i = 0; i < n; i++)
-		ch->slots[i].next_free = i + 1 < n ? i + 1 : NO_SLOT;
-	ch->free_head = 0;
-	return 0;
+	ch->slots = NULL;
+	ch->nslots = 0;
+	ch->max_slots = n;
+	ch->free_head = NO_SLOT;
 }
 
 void vmb_req_fini(struct vmb_channel *ch)
 {
 	free(ch->slots);
 	ch->slots = NULL;
+	ch->nslots = 0;
+}
+
+/* Double the table (ch->lock held); slot numbers, hence ids, stay put. */
+static int grow(struct vmb_channel *ch)
+{
+	unsigned old = ch->nslots, n = old ? 2 * old : REQ_FIRST_SLOTS;
+	struct vmb_req_slot *s;
+
+	if (old == ch->max_slots)
+		return -EAGAIN;
+	if (n > ch->max_slots)
+		n = ch->max_slots;
+	s = realloc(ch->slots, n * sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	memset(s + old, 0, (n - old) * sizeof(*s));
+	for (unsigned i = old; i < n; i++)
+		s[i].next_free = i + 1 < n ? i + 1 : ch->free_head;
+	ch->slots = s;
+	ch->nslots = n;
+	ch->free_head = old;
+	return 0;
 }
 
 int vmb_req_alloc(struct vmb_channel *ch, vmb_completion_fn fn, void *arg, uint64_t *id)
 {
 	struct vmb_req_slot *s;
 	unsigned i;
+	int rc;
 
 	pthread_mutex_lock(&ch->lock);
-	i = ch->free_head;
-	if (i == NO_SLOT) {
+	if (ch->free_head == NO_SLOT && (rc = grow(ch)) < 0) {
 		pthread_mutex_unlock(&ch->lock);
-		return -EAGAIN;
+		return rc;
 	}
+	i = ch->free_head;
 	s = &ch->slots[i];
 	ch->free_head = s->next_free;
 	s->gen++;
