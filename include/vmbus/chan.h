@@ -42,8 +42,8 @@ struct vmb_chan_config {
 	uint32_t in_size;
 	uint32_t ring_flags; /* VMB_RING_DOUBLE_MAPPED when data areas are */
 	/* Snapshot every packet before validating it. Without it, handlers get
-	 * packets in place in shared memory (only with double-mapped rings;
-	 * otherwise packets are copied anyway). */
+	 * packets in place in shared memory (except, in a ring that is not
+	 * double mapped, a packet that wraps: that one is copied). */
 	bool copy_out;
 	uint32_t max_packet;   /* largest packet accepted; 0 = what the in ring holds */
 	unsigned max_requests; /* transaction slots; 0 = 256 */

@@ -28,11 +28,13 @@
 /* VPs per partition (each VP's eventfd travels in one SCM_RIGHTS message). */
 #define VMB_PART_MAX_VPS 64
 
-/* A guest page list mapped into one contiguous host range. */
+/* A guest page list mapped into one contiguous range of this process. */
 struct vmb_mapping {
 	void *addr;    /* first byte of the first page */
-	size_t len;    /* bytes reserved (including a ring's second view) */
+	size_t len;    /* bytes covered (including a ring's second view) */
 	size_t npages; /* pages of the list */
+	bool view;     /* contiguous pages: a view into the RAM mapping, and a
+			* ring has no second view of its data */
 };
 
 /* ======================= host side =================================== */
@@ -120,10 +122,13 @@ uint64_t vmb_host_part_pages(const struct vmb_host_part *h);
 unsigned vmb_host_part_vp_count(const struct vmb_host_part *h);
 
 /*
- * Map a list of guest pages contiguously (mmap of the memfd, one run per
- * contiguous PFN run). With ring = true the list is one ring: page 0 is
- * the header and pages 1..n-1 the data, which is mapped a second time
- * right after itself so no copy ever wraps.
+ * Map a list of guest pages contiguously. Contiguous PFNs (the usual case)
+ * cost nothing: m->view is set and addr points into guest RAM as
+ * vmb_host_part_gpa() does. Other lists are mmaps of the memfd, one per
+ * contiguous PFN run; with ring = true the list is one ring (page 0 the
+ * header, pages 1..n-1 the data) and its data is mapped a second time
+ * right after itself, so no copy wraps. A view has no second view: a
+ * ring in a view is not double mapped (VMB_RING_DOUBLE_MAPPED unset).
  */
 int vmb_host_part_map(struct vmb_host_part *h, const uint64_t *pfns, size_t n, bool ring,
 		      struct vmb_mapping *m);
@@ -205,8 +210,8 @@ void vmb_guest_part_free(struct vmb_guest_part *g, const uint64_t *pfns, size_t 
 uint64_t vmb_guest_part_free_pages(struct vmb_guest_part *g);
 
 /*
- * Map a list of guest pages contiguously in the guest process (ring = true:
- * data pages mapped twice, as on the host).
+ * Map a list of guest pages contiguously in the guest process, exactly as
+ * vmb_host_part_map() does on the host (contiguous PFNs: a view, m->view).
  */
 int vmb_guest_part_map(struct vmb_guest_part *g, const uint64_t *pfns, size_t n, bool ring,
 		       struct vmb_mapping *m);

@@ -82,13 +82,8 @@ static int init_rings(struct vmb_channel *ch, const struct vmb_chan_config *cfg)
 	ch->max_packet = cfg->max_packet ? cfg->max_packet : vmb_ring_max_packet(&ch->in);
 	if (ch->max_packet < sizeof(struct vmpacket_descriptor))
 		return -EINVAL;
-	/* In-place reads need the wrap-around alias of a double-mapped ring. */
-	ch->copy_out = cfg->copy_out || !(cfg->ring_flags & VMB_RING_DOUBLE_MAPPED);
-	if (ch->copy_out) {
-		ch->rxbuf = aligned_alloc(8, (ch->max_packet + 7u) & ~7u);
-		if (!ch->rxbuf)
-			return -ENOMEM;
-	}
+	/* Buffers for copies are allocated when first needed (chan_recv.c). */
+	ch->copy_out = cfg->copy_out;
 	return 0;
 }
 
@@ -116,7 +111,6 @@ int vmb_chan_create(const struct vmb_chan_config *cfg, struct vmb_channel **out)
 	if (rc == 0)
 		rc = init_rings(ch, cfg);
 	if (rc < 0) {
-		free(ch->rxbuf);
 		free(ch);
 		return rc;
 	}

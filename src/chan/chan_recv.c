@@ -76,17 +76,35 @@ static int parse(struct vmb_channel *ch, const struct vmpacket_descriptor *d, co
 	return 0;
 }
 
-/* Next packet into rp: copied into buf, or in place when in_place. */
-static int fetch(struct vmb_channel *ch, uint8_t *buf, bool in_place, struct vmb_ring_pkt *rp)
+/* Copy-out buffer of the drain, allocated at first use: most channels of
+ * an in-place reader never need it. */
+static uint8_t *rx_buffer(struct vmb_channel *ch)
+{
+	if (!ch->rxbuf)
+		ch->rxbuf = aligned_alloc(8, (ch->max_packet + 7u) & ~7u);
+	return ch->rxbuf;
+}
+
+/*
+ * Next packet into rp: in place when in_place and the packet is contiguous
+ * in our view of the ring, else copied into buf (NULL: the drain's buffer).
+ * *copied says which; a copied packet is consumed already.
+ */
+static int fetch(struct vmb_channel *ch, uint8_t *buf, bool in_place, struct vmb_ring_pkt *rp,
+		 bool *copied)
 {
 	char why[80];
 	int rc;
 
 	if (atomic_load(&ch->error))
 		return atomic_load(&ch->error);
-	if (in_place)
-		rc = vmb_ring_peek(&ch->in, rp);
-	else
+	rc = in_place ? vmb_ring_peek(&ch->in, rp) : -ERANGE;
+	*copied = rc == -ERANGE;
+	if (*copied && !buf && !(buf = rx_buffer(ch))) {
+		vmb_chan_fail_err(ch, -ENOMEM, "out of memory for a packet copy");
+		return -ENOMEM;
+	}
+	if (*copied)
 		rc = vmb_ring_read(&ch->in, buf, ch->max_packet, rp);
 	if (rc == 0 && rp->len > ch->max_packet)
 		rc = -EMSGSIZE;
@@ -213,12 +231,13 @@ static int drain(struct vmb_channel *ch)
 {
 	uint32_t freed = 0, step = ch->in.size / 4;
 	struct vmb_ring_pkt rp;
+	bool copied;
 	int n = 0;
 
-	while (!backlog_full(ch) && fetch(ch, ch->rxbuf, !ch->copy_out, &rp) == 0) {
+	while (!backlog_full(ch) && fetch(ch, NULL, !ch->copy_out, &rp, &copied) == 0) {
 		if (dispatch(ch, &rp) < 0)
 			break;
-		if (!ch->copy_out)
+		if (!copied)
 			vmb_ring_consume(&ch->in, &rp);
 		atomic_fetch_add(&ch->st.rx_packets, 1);
 		n++;
@@ -355,6 +374,7 @@ void vmb_chan_set_drain_end(struct vmb_channel *ch, vmb_drain_fn fn, void *arg)
 static int recv_ring(struct vmb_channel *ch, struct vmb_packet *pkt)
 {
 	struct vmb_ring_pkt rp;
+	bool copied;
 	int rc;
 
 	if (!ch->pollbuf) {
@@ -363,7 +383,7 @@ static int recv_ring(struct vmb_channel *ch, struct vmb_packet *pkt)
 			return -ENOMEM;
 	}
 	/* Always a private copy: the packet must outlive later drains. */
-	while ((rc = fetch(ch, ch->pollbuf, false, &rp)) == 0) {
+	while ((rc = fetch(ch, ch->pollbuf, false, &rp, &copied)) == 0) {
 		rc = parse(ch, &rp.desc, rp.data, pkt);
 		if (rc < 0)
 			break;

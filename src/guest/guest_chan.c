@@ -1,7 +1,8 @@
 /*
  * Opening and closing a device's channels (PROTOCOL.md 1.7, 3.1): one
- * GPADL holds the G->H ring (header + data) followed by the H->G ring;
- * each ring is mapped with its data twice so no copy wraps.
+ * GPADL holds the G->H ring (header + data) followed by the H->G ring.
+ * Its pages are normally contiguous and each ring is then a view into
+ * guest RAM; otherwise a ring is mapped with its data twice.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -96,7 +97,8 @@ static int create_chan(struct vmb_gchan *gc, const struct vmb_open_opts *o, uint
 	    .in_hdr = gc->in_map.addr,
 	    .in_data = (uint8_t *)gc->in_map.addr + HV_PAGE_SIZE,
 	    .in_size = recv,
-	    .ring_flags = VMB_RING_DOUBLE_MAPPED,
+	    /* Contiguous rings are views into guest RAM, mapped once. */
+	    .ring_flags = gc->out_map.view || gc->in_map.view ? 0 : VMB_RING_DOUBLE_MAPPED,
 	    .copy_out = o->copy_out,
 	    .max_packet = o->max_packet ? o->max_packet : 64u * 1024,
 	    .relid = gc->relid,

@@ -135,7 +135,8 @@ static int hc_create_chan(struct host_chan *hc)
 		.in_hdr = in,
 		.in_data = in + HV_PAGE_SIZE,
 		.in_size = (uint32_t)((hc->in_map.npages - 1) * HV_PAGE_SIZE),
-		.ring_flags = VMB_RING_DOUBLE_MAPPED,
+		/* Contiguous rings are views into guest RAM, mapped once. */
+		.ring_flags = hc->in_map.view || hc->out_map.view ? 0 : VMB_RING_DOUBLE_MAPPED,
 		.copy_out = hc->v->d.copy_out,
 		.max_packet = hc->v->d.max_packet ? hc->v->d.max_packet : 65536,
 		.relid = hc->relid,

@@ -326,7 +326,7 @@ uint64_t vmb_guest_part_free_pages(struct vmb_guest_part *g)
 int vmb_guest_part_map(struct vmb_guest_part *g, const uint64_t *pfns, size_t n, bool ring,
 		       struct vmb_mapping *m)
 {
-	return vmb_mem_map(g->memfd, g->ram_size / HV_PAGE_SIZE, pfns, n, ring, m);
+	return vmb_mem_map(g->memfd, g->ram, g->ram_size / HV_PAGE_SIZE, pfns, n, ring, m);
 }
 
 void vmb_guest_part_unmap(struct vmb_guest_part *g, struct vmb_mapping *m)

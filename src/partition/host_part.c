@@ -170,7 +170,7 @@ int vmb_host_part_map(struct vmb_host_part *h, const uint64_t *pfns, size_t n, b
 		      struct vmb_mapping *m)
 {
 	vmb_hlock(h);
-	int err = vmb_mem_map(h->memfd, h->ram_size / HV_PAGE_SIZE, pfns, n, ring, m);
+	int err = vmb_mem_map(h->memfd, h->ram, h->ram_size / HV_PAGE_SIZE, pfns, n, ring, m);
 	if (!err)
 		h->mappings++;
 	vmb_hunlock(h);

@@ -31,9 +31,10 @@ void vmb_part_log(vmb_log_fn fn, void *ctx, const char *fmt, ...)
 /* A fresh zero-filled memfd of size bytes. Returns the fd or -errno. */
 int vmb_mem_create(size_t size);
 
-/* Map pfns (see vmb_host_part_map) of the memfd fd holding ram_pages pages. */
-int vmb_mem_map(int fd, uint64_t ram_pages, const uint64_t *pfns, size_t n, bool ring,
-		struct vmb_mapping *m);
+/* Map pfns (see vmb_host_part_map) of the memfd fd holding ram_pages pages,
+ * mapped whole at ram in this process. */
+int vmb_mem_map(int fd, uint8_t *ram, uint64_t ram_pages, const uint64_t *pfns, size_t n,
+		bool ring, struct vmb_mapping *m);
 void vmb_mem_unmap(struct vmb_mapping *m);
 /* Release pages [first, first+count) of the memfd: they read as zeros again. */
 int vmb_mem_discard(int fd, uint64_t ram_pages, uint64_t first, uint64_t count);

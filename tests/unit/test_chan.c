@@ -915,6 +915,42 @@ static void test_copy_out(void **state)
 	read_mode_case(true);
 }
 
+/*
+ * A ring that is not double mapped (a view into guest RAM): packets are
+ * still read in place, except one that wraps around the end of the data
+ * area, which is handed to the handler as a private copy.
+ */
+static void test_in_place_single_mapped(void **state)
+{
+	struct pair *p = pair_new((struct opts){.size = PAGE});
+	const uint32_t stride = 16 + 1000 + 8; /* descriptor, payload, trailer */
+	uint32_t off = 64;		       /* after the first, short packet */
+	uint8_t buf[1000];
+	int wrapped = 0;
+
+	(void)state;
+	vmb_chan_set_handler(p->b.ch, handler, &p->b);
+	assert_int_equal(vmb_chan_send(p->a.ch, buf, 40, 0, 0), 0);
+	vmb_chan_interrupt(p->b.ch);
+	for (int i = 1; i < 12; i++) {
+		bool wraps = off + stride - 8 > PAGE;
+		const uint8_t *at;
+
+		memset(buf, i, sizeof(buf));
+		assert_int_equal(vmb_chan_send(p->a.ch, buf, sizeof(buf), (uint64_t)i, 0), 0);
+		vmb_chan_interrupt(p->b.ch);
+		assert_int_equal(atomic_load(&p->b.nrecs), i + 1);
+		assert_memory_equal(p->b.recs[i].data, buf, sizeof(buf));
+		at = p->b.recs[i].data_ptr;
+		assert_int_equal(at >= p->data[0] && at < p->data[0] + PAGE, !wraps);
+		wrapped += wraps;
+		off = (off + stride) % PAGE;
+	}
+	assert_true(wrapped >= 2);
+	assert_int_equal(vmb_chan_error(p->b.ch), 0);
+	pair_free(p);
+}
+
 /* ---- malformed packets ----------------------------------------------- */
 
 struct raw_pkt {
@@ -1202,6 +1238,7 @@ int main(void)
 	    cmocka_unit_test(test_needless_interrupts_and_mask),
 	    cmocka_unit_test(test_in_place),
 	    cmocka_unit_test(test_copy_out),
+	    cmocka_unit_test(test_in_place_single_mapped),
 	    cmocka_unit_test(test_malformed_copy_out),
 	    cmocka_unit_test(test_malformed_in_place),
 	    cmocka_unit_test(test_corrupt_ring_index),

@@ -556,7 +556,9 @@ static void test_ring_map(void **state)
 	assert_int_equal(vmb_host_part_map(h.h, pfns, 5, true, &hm), 0);
 	assert_int_equal(vmb_host_part_mapping_count(h.h), before + 1);
 	assert_int_equal(hm.len, 9 * HV_PAGE_SIZE);
+	assert_false(hm.view);
 	assert_int_equal(vmb_guest_part_map(g.g, pfns, 5, true, &gm), 0);
+	assert_false(gm.view);
 
 	uint8_t *hb = hm.addr, *gb = gm.addr;
 	size_t data = 4 * HV_PAGE_SIZE;
@@ -575,6 +577,27 @@ static void test_ring_map(void **state)
 	vmb_host_part_unmap(h.h, &hm);
 	assert_null(hm.addr);
 	assert_int_equal(vmb_host_part_mapping_count(h.h), before);
+
+	/* Contiguous pages: a view into guest RAM on both ends, counted alike. */
+	assert_int_equal(vmb_host_part_map(h.h, pfns + 1, 2, true, &hm), 0);
+	assert_true(hm.view);
+	assert_int_equal(hm.len, 2 * HV_PAGE_SIZE);
+	assert_ptr_equal(hm.addr, vmb_host_part_gpa(h.h, pfns[1] * HV_PAGE_SIZE, HV_PAGE_SIZE));
+	assert_int_equal(vmb_host_part_mapping_count(h.h), before + 1);
+	assert_int_equal(vmb_guest_part_map(g.g, pfns + 1, 2, true, &gm), 0);
+	assert_true(gm.view);
+	assert_ptr_equal(gm.addr, vmb_guest_part_gpa(g.g, pfns[1] * HV_PAGE_SIZE, HV_PAGE_SIZE));
+	gb = gm.addr;
+	gb[HV_PAGE_SIZE + 3] = 0xa5;
+	assert_int_equal(((uint8_t *)hm.addr)[HV_PAGE_SIZE + 3], 0xa5);
+	vmb_guest_part_unmap(g.g, &gm);
+	vmb_host_part_unmap(h.h, &hm);
+	assert_null(hm.addr);
+	assert_int_equal(vmb_host_part_mapping_count(h.h), before);
+	/* The RAM behind a view stays mapped once the view is gone. */
+	assert_int_equal(((uint8_t *)vmb_host_part_gpa(h.h, pfns[1] * HV_PAGE_SIZE,
+						       2 * HV_PAGE_SIZE))[HV_PAGE_SIZE + 3],
+			 0xa5);
 
 	/* Plain (non-ring) map and the refusals. */
 	assert_int_equal(vmb_host_part_map(h.h, pfns, 3, false, &hm), 0);
