@@ -328,8 +328,9 @@ static void input_guest_free(void *state)
 }
 
 /*
- * ---- network: net.enable=0 turns the NIC off; net.tap=NAME (host TAP, default vmbtap0),
- * net.guest_tap=NAME (guest TAP, default vmbguest0), net.mac=xx:xx:xx:xx:xx:xx ----
+ * ---- network: net.enable=0 turns the NIC off; net.tap=NAME (host TAP, default vmbtap%d:
+ * the kernel picks the number), net.guest_tap=NAME (guest TAP, default vmbguest%d),
+ * net.mac=xx:xx:xx:xx:xx:xx ----
  */
 
 static bool net_enabled(const struct vm_opts *o)
@@ -341,7 +342,7 @@ static int net_host_add(struct vmb_host *h, const struct vm_opts *o)
 {
 	struct vmb_net_host_config cfg = {
 		.instance = VMB_GUID_INIT(0x4e450000, 0x0001, 0x4000, 0x80, 0, 0, 0, 0, 0, 0, 1),
-		.tap = vm_opt(o, "net.tap", "vmbtap0"),
+		.tap = vm_opt(o, "net.tap", "vmbtap%d"),
 	};
 	const char *mac = vm_opt(o, "net.mac", NULL);
 	struct vmb_netvsp *n;
@@ -362,7 +363,7 @@ static int net_host_add(struct vmb_host *h, const struct vm_opts *o)
 
 static int net_guest_register(struct vmb_guest *g, const struct vm_opts *o, void **state)
 {
-	struct vmb_net_guest_config cfg = {.tap = vm_opt(o, "net.guest_tap", "vmbguest0")};
+	struct vmb_net_guest_config cfg = {.tap = vm_opt(o, "net.guest_tap", "vmbguest%d")};
 
 	if (!net_enabled(o))
 		return 0;

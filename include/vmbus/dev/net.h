@@ -32,7 +32,7 @@ struct vmb_netvsp;
 
 struct vmb_net_host_config {
 	struct vmb_guid instance;
-	const char *tap;      /* host TAP name; NULL = "vmbtap0" */
+	const char *tap;      /* host TAP name, "%d" = first free; NULL = "vmbtap%d" */
 	uint8_t mac[6];	      /* the guest NIC's address; all zero = derived */
 	uint32_t max_version; /* newest NVSP version offered; 0 = 6.1 */
 };
@@ -47,7 +47,7 @@ void vmb_net_host_stats(struct vmb_netvsp *n, struct vmb_net_stats *st);
 struct vmb_netvsc;
 
 struct vmb_net_guest_config {
-	const char *tap; /* guest TAP name; NULL = "vmbguest0" */
+	const char *tap; /* guest TAP name, "%d" = first free; NULL = "vmbguest%d" */
 };
 
 int vmb_net_guest_register(struct vmb_guest *g, const struct vmb_net_guest_config *cfg,

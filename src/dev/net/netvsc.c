@@ -205,9 +205,10 @@ static int set_filter(struct nvc_dev *d)
 
 static int open_tap(struct nvc_dev *d)
 {
-	const char *name = d->nv->tap;
+	const char *name = d->tap_name;
 
-	d->tap_fd = vmb_tap_open(name);
+	memcpy(d->tap_name, d->nv->tap, sizeof(d->tap_name));
+	d->tap_fd = vmb_tap_open(d->tap_name);
 	if (d->tap_fd < 0)
 		return d->tap_fd;
 	/* The guest NIC's address is the one the host gave it. */
@@ -336,7 +337,7 @@ static int net_probe(struct vmb_device *dev)
 		return rc;
 	}
 	vmb_device_set_priv(dev, d);
-	vmb_guest_log(nv->g, "netvsc: %s up, NVSP %#x, %02x:%02x:%02x:%02x:%02x:%02x", nv->tap,
+	vmb_guest_log(nv->g, "netvsc: %s up, NVSP %#x, %02x:%02x:%02x:%02x:%02x:%02x", d->tap_name,
 		      d->version, d->mac[0], d->mac[1], d->mac[2], d->mac[3], d->mac[4], d->mac[5]);
 	return 0;
 }
@@ -360,7 +361,7 @@ int vmb_net_guest_register(struct vmb_guest *g, const struct vmb_net_guest_confi
 			   struct vmb_netvsc **out)
 {
 	struct vmb_netvsc *nv = calloc(1, sizeof(*nv));
-	const char *tap = cfg && cfg->tap ? cfg->tap : "vmbguest0";
+	const char *tap = cfg && cfg->tap ? cfg->tap : "vmbguest%d";
 	int rc;
 
 	if (!nv)

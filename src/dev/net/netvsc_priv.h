@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "dev/net/rndis.h"
+#include "dev/net/tap.h"
 #include "vmbus/dev/net.h"
 
 #define NETVSC_RING_BYTES (256u * 1024)
@@ -55,6 +56,7 @@ struct nvc_dev {
 	uint64_t ctl_pfn;
 
 	int tap_fd;
+	char tap_name[VMB_TAP_NAME_MAX]; /* what the kernel named it */
 	uint8_t mac[6];
 	pthread_t tx;
 	bool tx_on;
@@ -67,7 +69,7 @@ struct nvc_dev {
 struct vmb_netvsc {
 	struct vmb_driver drv;
 	struct vmb_guest *g;
-	char tap[16];
+	char tap[VMB_TAP_NAME_MAX]; /* name or template ("%d") */
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	struct nvc_dev *d; /* the bound NIC, fully up */

@@ -338,15 +338,12 @@ static void default_mac(const char *name, uint8_t mac[6])
 static int netvsp_init(struct vmb_netvsp *n, const struct vmb_net_host_config *cfg)
 {
 	static const uint8_t zero[6];
-	const char *tap = cfg->tap ? cfg->tap : "vmbtap0";
+	const char *tap = cfg->tap ? cfg->tap : "vmbtap%d";
 
 	if (strlen(tap) >= sizeof(n->tap_name))
 		return -EINVAL;
 	memcpy(n->tap_name, tap, strlen(tap) + 1);
 	n->max_version = cfg->max_version ? cfg->max_version : NVSP_PROTOCOL_VERSION_61;
-	memcpy(n->mac, cfg->mac, 6);
-	if (!memcmp(n->mac, zero, 6))
-		default_mac(tap, n->mac);
 	if (pipe2(n->stop_pipe, O_NONBLOCK | O_CLOEXEC) < 0)
 		return -errno;
 	n->tap_fd = vmb_tap_open(n->tap_name);
@@ -355,8 +352,14 @@ static int netvsp_init(struct vmb_netvsp *n, const struct vmb_net_host_config *c
 		close(n->stop_pipe[1]);
 		return n->tap_fd;
 	}
+	/* From the name the kernel gave: two VMs get two addresses. */
+	memcpy(n->mac, cfg->mac, 6);
+	if (!memcmp(n->mac, zero, 6))
+		default_mac(n->tap_name, n->mac);
 	if (vmb_tap_up(n->tap_name) < 0)
 		vmb_host_log(n->h, "netvsp: cannot bring %s up", n->tap_name);
+	else
+		vmb_host_log(n->h, "netvsp: host TAP %s up", n->tap_name);
 	pthread_mutex_init(&n->lock, NULL);
 	return 0;
 }

@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "dev/net/rndis.h"
+#include "dev/net/tap.h"
 #include "vmbus/dev/net.h"
 
 /* Receive buffer: sub-allocations, grouped into batches of one transfer-page packet each. */
@@ -29,7 +30,7 @@ struct rx_slot {
 struct vmb_netvsp {
 	struct vmb_host *h;
 	struct vmb_vsp *v;
-	char tap_name[16];
+	char tap_name[VMB_TAP_NAME_MAX];
 	int tap_fd;
 	uint8_t mac[6];
 	uint32_t max_version;

@@ -30,7 +30,9 @@ int vmb_tap_available(void)
 	return 0;
 }
 
-int vmb_tap_open(const char *name)
+_Static_assert(VMB_TAP_NAME_MAX == IFNAMSIZ, "TAP names are interface names");
+
+int vmb_tap_open(char name[VMB_TAP_NAME_MAX])
 {
 	struct ifreq ifr;
 	int fd, rc = name_to_ifr(name, &ifr);
@@ -46,6 +48,8 @@ int vmb_tap_open(const char *name)
 		close(fd);
 		return rc;
 	}
+	memcpy(name, ifr.ifr_name, IFNAMSIZ - 1);
+	name[IFNAMSIZ - 1] = '\0';
 	return fd;
 }
 

@@ -5,8 +5,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Open or create TAP `name`, non-blocking. Returns the fd or -errno. */
-int vmb_tap_open(const char *name);
+#define VMB_TAP_NAME_MAX 16 /* IFNAMSIZ, the NUL included */
+
+/*
+ * Open or create TAP `name`, non-blocking. A name with "%d" lets the
+ * kernel pick the first free number; name then holds the name it got.
+ * Returns the fd or -errno.
+ */
+int vmb_tap_open(char name[VMB_TAP_NAME_MAX]);
 /* Bring the interface up (IFF_UP). */
 int vmb_tap_up(const char *name);
 int vmb_tap_get_mac(const char *name, uint8_t mac[6]);
