@@ -342,9 +342,10 @@ int vmb_disk_kick(struct vmb_disk *d)
 {
 	int rc = submit_all(d);
 
-	/* Page-cache hits are done already: answer them from this thread. */
-	reap_ready(d);
 	wake_reaper(d);
+	/* Page-cache hits are done already: answer them from this thread.
+	 * Last: once the last request is answered the disk may be closed. */
+	reap_ready(d);
 	return rc;
 }
 
