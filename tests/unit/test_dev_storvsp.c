@@ -276,6 +276,45 @@ static void test_malformed(void **state)
 	assert_int_equal(r->vm_srb.srb_status, SRB_STATUS_SUCCESS);
 }
 
+/* Disk I/O of one drain is queued, and goes to the kernel at its end. */
+static void test_drain_batches(void **state)
+{
+	struct env *e = *state;
+	struct vstor_packet p = srb(0x28, READ_TYPE, 4096);
+	struct {
+		uint32_t reserved, count;
+		struct range r;
+	} ext = {0, 1, {{4096, 0}, {2}}};
+	struct vmb_packet pkt = {.type = VM_PKT_DATA_USING_GPA_DIRECT,
+				 .flags = VMBUS_DATA_PACKET_FLAG_COMPLETION_REQUESTED,
+				 .ext = &ext,
+				 .ext_len = 8 + 8 + 8,
+				 .data = &p,
+				 .len = sizeof(p)};
+	unsigned before;
+
+	init(e);
+	p.vm_srb.cdb[8] = 8;
+	pthread_mutex_lock(&e->lock);
+	before = e->replies;
+	pthread_mutex_unlock(&e->lock);
+	for (int i = 0; i < 4; i++) {
+		p.vm_srb.cdb[5] = (uint8_t)(8 * i); /* LBA */
+		pkt.trans_id = 100u + (unsigned)i;
+		vmb_stor_packet(e->sc, &pkt);
+	}
+	usleep(20000);
+	pthread_mutex_lock(&e->lock);
+	assert_int_equal(e->replies, before);
+	pthread_mutex_unlock(&e->lock);
+	vmb_stor_drain_end(e->sc);
+	pthread_mutex_lock(&e->lock);
+	while (e->replies < before + 4)
+		pthread_cond_wait(&e->cond, &e->lock);
+	assert_int_equal(e->last.vm_srb.srb_status, SRB_STATUS_SUCCESS);
+	pthread_mutex_unlock(&e->lock);
+}
+
 /* Fields a guest controls but the host must not take from it. */
 static void test_guest_fields(void **state)
 {
@@ -379,6 +418,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_init_sequence, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_srb_before_init, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_malformed, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_drain_batches, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_guest_fields, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_io, setup, teardown),
 	};
