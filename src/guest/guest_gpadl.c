@@ -9,19 +9,40 @@
 
 #include "guest/guest_priv.h"
 
+static struct vmb_gpadl **bucket(struct vmb_guest *g, uint32_t handle)
+{
+	return &g->gpadl_hash[handle % VMB_GPADL_BUCKETS];
+}
+
 struct vmb_gpadl *vmb_guest_gpadl_find(struct vmb_guest *g, uint32_t handle)
 {
-	for (struct vmb_gpadl *gp = g->gpadls; gp; gp = gp->next)
+	for (struct vmb_gpadl *gp = *bucket(g, handle); gp; gp = gp->hnext)
 		if (gp->handle == handle)
 			return gp;
 	return NULL;
 }
 
+static void gpadl_link(struct vmb_guest *g, struct vmb_gpadl *gp)
+{
+	struct vmb_gpadl **b = bucket(g, gp->handle);
+
+	gp->next = g->gpadls;
+	if (gp->next)
+		gp->next->pprev = &gp->next;
+	gp->pprev = &g->gpadls;
+	g->gpadls = gp;
+	gp->hnext = *b;
+	*b = gp;
+}
+
 static void gpadl_unlink(struct vmb_guest *g, struct vmb_gpadl *gp)
 {
-	for (struct vmb_gpadl **pp = &g->gpadls; *pp; pp = &(*pp)->next) {
+	*gp->pprev = gp->next;
+	if (gp->next)
+		gp->next->pprev = gp->pprev;
+	for (struct vmb_gpadl **pp = bucket(g, gp->handle); *pp; pp = &(*pp)->hnext) {
 		if (*pp == gp) {
-			*pp = gp->next;
+			*pp = gp->hnext;
 			return;
 		}
 	}
@@ -51,8 +72,7 @@ int vmb_gpadl_create_locked(struct vmb_guest *g, struct vmb_gchan *gc, struct vm
 	if (rc)
 		return rc;
 	gp->state = VMB_GPADL_CREATING;
-	gp->next = g->gpadls;
-	g->gpadls = gp;
+	gpadl_link(g, gp);
 	rc = vmb_guest_wait_until(g, gpadl_settled, gp);
 	if (!rc && gp->state == VMB_GPADL_FAILED) {
 		vmb_guest_log(g, "relid %u: GPADL %#x refused (status %#x)", gc->relid, gp->handle,

@@ -33,6 +33,8 @@ struct vmb_guest;
 struct vmb_device;
 struct vmb_waiter;
 
+#define VMB_GPADL_BUCKETS 1024u
+
 enum vmb_gpadl_state {
 	VMB_GPADL_CREATING,
 	VMB_GPADL_CREATED,
@@ -51,6 +53,8 @@ struct vmb_gpadl {
 	size_t npages;
 	struct vmb_mapping map; /* gpadl_alloc buffers only */
 	struct vmb_gpadl *next; /* (L) g->gpadls */
+	struct vmb_gpadl **pprev; /* (L) the link to us in g->gpadls */
+	struct vmb_gpadl *hnext; /* (L) g->gpadl_hash bucket */
 };
 
 /* One channel (primary or sub-channel) of a device. */
@@ -142,6 +146,9 @@ struct vmb_guest {
 	unsigned ndrivers;
 	struct vmb_device *devs;  /* (L) */
 	struct vmb_gpadl *gpadls; /* (L) */
+	/* (L) the same GPADLs by handle: every GPADL_CREATED/TORNDOWN looks
+	 * one up, and 1,000 open channels made a list walk per message */
+	struct vmb_gpadl *gpadl_hash[VMB_GPADL_BUCKETS];
 	struct vmb_dma *dmas;	  /* (L) */
 	uint32_t vp_count;
 	bool *vp_online; /* (L) */
