@@ -278,7 +278,9 @@ int vmb_guest_part_wrmsr(struct vmb_guest_part *g, uint32_t vp, uint32_t msr, ui
  */
 #define ZERO_BY_PUNCH 16
 
-static void zero_pages(struct vmb_guest_part *g, const uint64_t *pfns, size_t n)
+/* Pages at or above fresh were never handed out: the memfd still reads
+ * zeros there, and writing them would only fault them in early. */
+static void zero_pages(struct vmb_guest_part *g, const uint64_t *pfns, size_t n, uint64_t fresh)
 {
 	size_t j;
 
@@ -287,6 +289,8 @@ static void zero_pages(struct vmb_guest_part *g, const uint64_t *pfns, size_t n)
 
 		for (j = i + 1; j < n && pfns[j] == pfns[j - 1] + 1; j++)
 			;
+		if (pfns[i] >= fresh)
+			continue;
 		if (j - i >= ZERO_BY_PUNCH &&
 		    fallocate(g->memfd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, off,
 			      (off_t)((j - i) << HV_PAGE_SHIFT)) == 0)
@@ -298,11 +302,12 @@ static void zero_pages(struct vmb_guest_part *g, const uint64_t *pfns, size_t n)
 int vmb_guest_part_alloc(struct vmb_guest_part *g, size_t npages, uint64_t *pfns)
 {
 	pthread_mutex_lock(&g->mem_lock);
+	uint64_t fresh = g->alloc.top;
 	int err = vmb_palloc_get(&g->alloc, npages, pfns);
 	pthread_mutex_unlock(&g->mem_lock);
 	if (err)
 		return err;
-	zero_pages(g, pfns, npages);
+	zero_pages(g, pfns, npages, fresh);
 	return 0;
 }
 

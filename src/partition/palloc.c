@@ -24,6 +24,7 @@ int vmb_palloc_init(struct vmb_palloc *a, uint64_t pages, uint64_t reserved)
 	a->pages = pages;
 	a->reserved = reserved;
 	a->next = reserved;
+	a->top = reserved;
 	a->free = pages - reserved;
 	for (uint64_t i = 0; i < reserved; i++)
 		flip_bit(a->bits, i);
@@ -49,6 +50,8 @@ int vmb_palloc_get(struct vmb_palloc *a, size_t n, uint64_t *pfns)
 		if (!test_bit(a->bits, i)) {
 			flip_bit(a->bits, i);
 			pfns[got++] = i;
+			if (i >= a->top)
+				a->top = i + 1;
 		}
 	}
 	a->next = i;

@@ -48,6 +48,7 @@ struct vmb_palloc {
 	uint64_t reserved;
 	uint64_t next; /* where the next search starts */
 	uint64_t free;
+	uint64_t top; /* pages at or above were never handed out */
 };
 
 int vmb_palloc_init(struct vmb_palloc *a, uint64_t pages, uint64_t reserved);

@@ -623,6 +623,19 @@ static void test_alloc(void **state)
 	host_start(&h);
 	guest_connect(&g);
 	size_t avail = RAM_PAGES - 2 * VPS;
+	/* Never-used pages already read as zeros: not written (faulted in). */
+	uint64_t four[4], before, after;
+	assert_int_equal(vmb_host_part_resident(h.h, &before), 0);
+	assert_int_equal(vmb_guest_part_alloc(g.g, 4, four), 0);
+	assert_int_equal(vmb_host_part_resident(h.h, &after), 0);
+	assert_int_equal(after, before);
+	for (size_t k = 0; k < 4; k++) {
+		uint8_t *q = vmb_guest_part_gpa(g.g, four[k] * HV_PAGE_SIZE, HV_PAGE_SIZE);
+
+		for (size_t i = 0; i < HV_PAGE_SIZE; i++)
+			assert_int_equal(q[i], 0);
+	}
+	vmb_guest_part_free(g.g, four, 4);
 	assert_int_equal(vmb_guest_part_alloc(g.g, avail + 1, pfns), -ENOMEM);
 	assert_int_equal(vmb_guest_part_alloc(g.g, avail, pfns), 0);
 	for (size_t i = 0; i < avail; i++) {
