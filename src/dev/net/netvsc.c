@@ -134,6 +134,21 @@ static uint32_t next_id(struct nvc_dev *d)
 	return ++d->next_req_id;
 }
 
+/*
+ * Frames share a send section when the host allows several RNDIS messages
+ * per message (as Linux batches them), each starting 2^factor-aligned.
+ */
+static void set_packing(struct nvc_dev *d, const struct rndis_initialize_complete *c)
+{
+	d->max_pkts = 1;
+	d->pkt_align = 8;
+	d->frame_room = NETVSC_FRAME_ROOM;
+	if (c->max_pkt_per_msg > 1 && c->pkt_alignment_factor <= 12) {
+		d->max_pkts = c->max_pkt_per_msg;
+		d->pkt_align = 1u << c->pkt_alignment_factor;
+	}
+}
+
 static int rndis_init(struct nvc_dev *d)
 {
 	struct rndis_initialize_request in = {
@@ -152,6 +167,8 @@ static int rndis_init(struct nvc_dev *d)
 			vmb_rndis_parse_response(&m, &r) < 0 || r.type != RNDIS_MSG_INIT_C ||
 			r.status != RNDIS_STATUS_SUCCESS))
 		rc = -EPROTO;
+	if (rc == 0)
+		set_packing(d, &r.init);
 	return rc;
 }
 

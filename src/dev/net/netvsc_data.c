@@ -200,21 +200,27 @@ static void tx_done(void *arg, struct vmb_channel *ch, const struct vmb_packet *
 	if (!ok)
 		d->st.tx_dropped++;
 	d->free_secs[d->nfree++] = s->idx;
-	pthread_cond_broadcast(&d->cond);
+	/* Control requests wait on the same condition, but never for a section. */
+	if (d->tx_waiting)
+		pthread_cond_broadcast(&d->cond);
 	pthread_mutex_unlock(&d->lock);
 }
 
-/* A free send-buffer section, or -ECANCELED once stopping (none taken then). */
-static int get_section(struct nvc_dev *d, uint32_t *idx)
+/* A free send-buffer section; wait=false: -EAGAIN when there is none. -ECANCELED once stopping. */
+static int get_section(struct nvc_dev *d, uint32_t *idx, bool wait)
 {
 	int rc = -ECANCELED;
 
 	pthread_mutex_lock(&d->lock);
-	while (!d->nfree && !d->stop)
+	while (wait && !d->nfree && !d->stop) {
+		d->tx_waiting = true;
 		pthread_cond_wait(&d->cond, &d->lock);
+	}
+	d->tx_waiting = false;
 	if (!d->stop) {
-		*idx = d->free_secs[--d->nfree];
-		rc = 0;
+		rc = d->nfree ? 0 : -EAGAIN;
+		if (rc == 0)
+			*idx = d->free_secs[--d->nfree];
 	}
 	pthread_mutex_unlock(&d->lock);
 	return rc;
@@ -227,30 +233,103 @@ static void put_section(struct nvc_dev *d, uint32_t idx)
 	pthread_mutex_unlock(&d->lock);
 }
 
-/* Read one frame from the TAP straight into a section and send it. */
-static int tx_one(struct nvc_dev *d, uint32_t idx)
+struct tx_fill {
+	uint32_t used, frames, dropped;
+	uint64_t bytes;
+};
+
+/*
+ * Read frames from the TAP into section sec, each behind its RNDIS header,
+ * while the host's per-message limit and the room left allow.
+ */
+static void fill_section(struct nvc_dev *d, uint8_t *sec, struct tx_fill *f)
 {
-	uint8_t *p = d->sbuf + (size_t)idx * d->ssec_size;
-	ssize_t got = read(d->tap_fd, p + RNDIS_PACKET_SIZE, d->ssec_size - RNDIS_PACKET_SIZE);
+	uint32_t last = 0;
+
+	while (f->frames < d->max_pkts) {
+		uint32_t at = f->frames ? (f->used + d->pkt_align - 1) & ~(d->pkt_align - 1) : 0;
+		uint32_t room;
+		ssize_t got;
+
+		/* Behind another frame only when a frame as large as any seen fits. */
+		if (f->frames &&
+		    (at >= d->ssec_size || d->ssec_size - at < RNDIS_PACKET_SIZE + d->frame_room))
+			break;
+		room = d->ssec_size - at - (uint32_t)RNDIS_PACKET_SIZE;
+		got = read(d->tap_fd, sec + at + RNDIS_PACKET_SIZE, room);
+		if (got <= 0)
+			break;
+		if ((size_t)got > room) { /* the TAP cut it to fit: the frame is lost */
+			f->dropped++;
+			continue;
+		}
+		if ((uint32_t)got > d->frame_room)
+			d->frame_room = (uint32_t)got;
+		if (f->frames)
+			vmb_rndis_set_len(sec + last, at - last);
+		last = at;
+		f->used =
+		    at + (uint32_t)vmb_rndis_packet_hdr(sec + at, (uint32_t)got) + (uint32_t)got;
+		f->frames++;
+		f->bytes += (uint64_t)got;
+	}
+}
+
+/* Fill section idx from the TAP and send it; -EAGAIN when the TAP is empty. */
+static int tx_section(struct nvc_dev *d, uint32_t idx)
+{
 	struct nvsp_message m = {.msg_type = NVSP_MSG1_TYPE_SEND_RNDIS_PKT};
 	struct iovec iov = {&m, d->msg_size};
 	struct vmb_send s = {.iov = &iov, .iovcnt = 1, .done = tx_done, .arg = &d->slots[idx]};
-	int rc;
+	struct tx_fill f = {0};
+	int rc = -EAGAIN;
 
-	if (got <= 0)
-		return -EAGAIN;
-	m.rndis_pkt.channel_type = NVSP_RNDIS_CHANNEL_DATA;
-	m.rndis_pkt.send_buf_section_index = idx;
-	m.rndis_pkt.send_buf_section_size =
-	    (uint32_t)vmb_rndis_packet_hdr(p, (uint32_t)got) + (uint32_t)got;
-	rc = vmb_chan_submit(d->ch, &s, NULL);
-	if (rc == 0) {
-		pthread_mutex_lock(&d->lock);
-		d->st.tx_frames++;
-		d->st.tx_bytes += (uint64_t)got;
-		pthread_mutex_unlock(&d->lock);
+	fill_section(d, d->sbuf + (size_t)idx * d->ssec_size, &f);
+	if (f.frames) {
+		m.rndis_pkt.channel_type = NVSP_RNDIS_CHANNEL_DATA;
+		m.rndis_pkt.send_buf_section_index = idx;
+		m.rndis_pkt.send_buf_section_size = f.used;
+		rc = vmb_chan_submit(d->ch, &s, NULL);
 	}
-	return rc < 0 ? rc : 0;
+	pthread_mutex_lock(&d->lock);
+	if (rc == 0) {
+		d->st.tx_frames += f.frames;
+		d->st.tx_bytes += f.bytes;
+	} else {
+		d->st.tx_dropped += f.frames;
+	}
+	d->st.tx_dropped += f.dropped;
+	pthread_mutex_unlock(&d->lock);
+	return rc;
+}
+
+/*
+ * Send what the TAP holds, up to NETVSC_TX_BURST sections, in one channel
+ * batch: one commit and at most one signal per wake-up. Waiting for a
+ * section ends the batch first, so that the host sees (and completes) the
+ * sections it holds.
+ */
+static int tx_drain(struct nvc_dev *d)
+{
+	uint32_t idx = 0;
+	int rc = 0;
+
+	vmb_chan_batch_begin(d->ch);
+	for (unsigned n = 0; n < NETVSC_TX_BURST && rc == 0; n++) {
+		rc = get_section(d, &idx, false);
+		if (rc == -EAGAIN) {
+			vmb_chan_batch_end(d->ch);
+			rc = get_section(d, &idx, true);
+			vmb_chan_batch_begin(d->ch);
+		}
+		if (rc < 0)
+			break;
+		rc = tx_section(d, idx);
+		if (rc < 0)
+			put_section(d, idx);
+	}
+	vmb_chan_batch_end(d->ch);
+	return rc;
 }
 
 static void *tx_main(void *arg)
@@ -259,16 +338,13 @@ static void *tx_main(void *arg)
 
 	while (!d->stop) {
 		struct pollfd p[2] = {{d->tap_fd, POLLIN, 0}, {d->stop_pipe[0], POLLIN, 0}};
-		uint32_t idx = 0;
 		int rc;
 
 		if (poll(p, 2, -1) < 0 && errno != EINTR)
 			break;
-		if (d->stop || !(p[0].revents & POLLIN) || get_section(d, &idx) < 0)
+		if (d->stop || !(p[0].revents & POLLIN))
 			continue;
-		rc = tx_one(d, idx);
-		if (rc < 0)
-			put_section(d, idx);
+		rc = tx_drain(d);
 		if (rc == -ECANCELED || rc == -EPROTO)
 			break; /* the channel is gone; remove stops us */
 	}

@@ -18,6 +18,10 @@
 #define NETVSC_MAX_SECTIONS 224u
 #define NETVSC_MAX_RNDIS    65536u
 #define NETVSC_TIMEOUT_MS   10000
+/* Room kept for one more frame before packing it behind others: MTU 1500 + VLAN-tagged header. */
+#define NETVSC_FRAME_ROOM 1518u
+/* Sections one TX wake-up fills before it publishes them (one channel batch). */
+#define NETVSC_TX_BURST 16u
 
 struct nvc_dev;
 
@@ -40,11 +44,15 @@ struct nvc_dev {
 	bool sbuf_ok;
 	uint32_t ssec_size, nsecs;
 	struct tx_slot slots[NETVSC_MAX_SECTIONS];
+	/* RNDIS messages per section and their alignment (the host's INIT_C); 1 = no packing. */
+	uint32_t max_pkts, pkt_align;
+	uint32_t frame_room; /* NETVSC_FRAME_ROOM or the largest frame seen, if larger */
 
 	pthread_mutex_t lock; /* free sections, control waiter, stats */
 	pthread_cond_t cond;
 	uint32_t free_secs[NETVSC_MAX_SECTIONS];
 	uint32_t nfree;
+	bool tx_waiting; /* the TX thread waits for a free section */
 	uint32_t next_req_id, wait_req;
 	bool got;
 	uint8_t resp[512];

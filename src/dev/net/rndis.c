@@ -1,5 +1,6 @@
 /* RNDIS message parsing and building (PROTOCOL.md 7.4). */
 #include <errno.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "dev/net/rndis.h"
@@ -254,4 +255,9 @@ size_t vmb_rndis_packet_hdr(void *buf, uint32_t frame_len)
 	memcpy(buf, &h, sizeof(h));
 	memcpy((uint8_t *)buf + sizeof(h), &pk, sizeof(pk));
 	return RNDIS_PACKET_SIZE;
+}
+
+void vmb_rndis_set_len(void *buf, uint32_t len)
+{
+	memcpy((uint8_t *)buf + offsetof(struct rndis_msg_hdr, msg_len), &len, sizeof(len));
 }

@@ -90,5 +90,7 @@ int vmb_rndis_build_query_c(void *buf, size_t cap, uint32_t req_id, uint32_t sta
  * (no per-packet info). Returns the header size (RNDIS_PACKET_SIZE).
  */
 size_t vmb_rndis_packet_hdr(void *buf, uint32_t frame_len);
+/* Stretch a built message to len bytes: the padding before the next one in a batch. */
+void vmb_rndis_set_len(void *buf, uint32_t len);
 
 #endif
