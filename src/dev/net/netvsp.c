@@ -196,13 +196,11 @@ static void do_rndis_pkt(struct vmb_netvsp *n, struct vmb_channel *ch, const str
 			 const struct nvsp_message *req)
 {
 	struct nvsp_message m = {.msg_type = NVSP_MSG1_TYPE_SEND_RNDIS_PKT_COMPLETE};
-	uint8_t *buf = malloc(NETVSP_MAX_RNDIS);
+	uint8_t *buf = n->rndis_buf;
 	uint32_t len = 0;
 	int rc;
 
-	if (!buf)
-		rc = -ENOMEM;
-	else if (pkt->type == VM_PKT_DATA_USING_GPA_DIRECT)
+	if (pkt->type == VM_PKT_DATA_USING_GPA_DIRECT)
 		rc = from_pages(n, ch, pkt, buf, &len);
 	else if (req->rndis_pkt.send_buf_section_index != NVSP_INVALID_SECTION_INDEX)
 		rc = from_section(n, req, buf, &len);
@@ -210,7 +208,6 @@ static void do_rndis_pkt(struct vmb_netvsp *n, struct vmb_channel *ch, const str
 		rc = -EBADMSG;
 	if (rc == 0)
 		rc = netvsp_rndis(n, buf, len);
-	free(buf);
 	if (rc < 0)
 		bad(n, "malformed RNDIS packet from the guest");
 	m.rndis_pkt_complete.status = rc < 0 ? NVSP_STAT_INVALID_RNDIS_PKT : NVSP_STAT_SUCCESS;
@@ -227,10 +224,26 @@ static void do_subchannel(struct vmb_netvsp *n, struct vmb_channel *ch, uint64_t
 	answer(n, ch, tid, &m);
 }
 
+/* Completions of one drain leave in one channel batch: one commit, at most one signal. */
+static void drain_end(void *arg, struct vmb_channel *ch)
+{
+	struct vmb_netvsp *n = arg;
+
+	if (n->batching) {
+		n->batching = false;
+		vmb_chan_batch_end(ch);
+	}
+}
+
 static void handle(void *arg, struct vmb_channel *ch, const struct vmb_packet *pkt)
 {
 	struct vmb_netvsp *n = arg;
 	struct nvsp_message req;
+
+	if (!n->batching) {
+		vmb_chan_batch_begin(ch);
+		n->batching = true;
+	}
 
 	if (vmb_nvsp_parse(pkt->data, pkt->len, &req) < 0) {
 		bad(n, "short NVSP message");
@@ -285,6 +298,8 @@ static int net_open(void *dev, struct vmb_vsp *v, uint16_t sub, struct vmb_chann
 	n->rndis_ready = false;
 	n->filter = 0;
 	pthread_mutex_unlock(&n->lock);
+	n->batching = false;
+	vmb_chan_set_drain_end(ch, drain_end, n);
 	vmb_chan_set_handler(ch, handle, n);
 	return netvsp_reader_start(n);
 }

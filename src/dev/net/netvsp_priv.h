@@ -53,6 +53,11 @@ struct vmb_netvsp {
 	bool link_down;
 	struct vmb_net_stats st;
 
+	/* Guest sends, on the loop thread: one private snapshot of the RNDIS
+	 * bytes, and the replies of one drain go out in one channel batch. */
+	uint8_t rndis_buf[NETVSP_MAX_RNDIS];
+	bool batching;
+
 	/* TAP reader thread (frames to the guest) */
 	pthread_t reader;
 	bool reader_on;

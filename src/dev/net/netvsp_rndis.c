@@ -145,43 +145,49 @@ static int do_control(struct vmb_netvsp *n, const struct vmb_rndis_msg *m)
 	return 0;
 }
 
-static int do_frame(struct vmb_netvsp *n, const struct vmb_rndis_msg *m)
+struct tx_count {
+	uint64_t frames, bytes, dropped;
+};
+
+static int do_frame(struct vmb_netvsp *n, const struct vmb_rndis_msg *m, struct tx_count *c)
 {
 	struct vmb_rndis_frame f;
 	int rc = vmb_rndis_parse_packet(m, &f);
-	bool ok;
 
 	if (rc < 0)
 		return rc;
-	ok = write(n->tap_fd, f.data, f.len) == (ssize_t)f.len;
-	pthread_mutex_lock(&n->lock);
-	if (ok) {
-		n->st.tx_frames++;
-		n->st.tx_bytes += f.len;
+	if (write(n->tap_fd, f.data, f.len) == (ssize_t)f.len) {
+		c->frames++;
+		c->bytes += f.len;
 	} else {
-		n->st.tx_dropped++;
+		c->dropped++;
 	}
-	pthread_mutex_unlock(&n->lock);
 	return 0;
 }
 
 /* The guest may pack several RNDIS messages into one send (Linux batches frames). */
 int netvsp_rndis(struct vmb_netvsp *n, const uint8_t *buf, uint32_t len)
 {
+	struct tx_count c = {0};
 	uint32_t off = 0;
+	int rc = 0;
 
 	/* Padding after the last message is shorter than a header. */
-	while (len - off >= RNDIS_HEADER_SIZE) {
+	while (rc == 0 && len - off >= RNDIS_HEADER_SIZE) {
 		struct vmb_rndis_msg m;
-		int rc = vmb_rndis_parse_hdr(buf + off, len - off, &m);
 
+		rc = vmb_rndis_parse_hdr(buf + off, len - off, &m);
 		if (rc == 0 && m.type == RNDIS_MSG_PACKET)
-			rc = do_frame(n, &m);
+			rc = do_frame(n, &m, &c);
 		else if (rc == 0)
 			rc = do_control(n, &m);
-		if (rc < 0)
-			return rc;
-		off += m.len;
+		if (rc == 0)
+			off += m.len;
 	}
-	return 0;
+	pthread_mutex_lock(&n->lock);
+	n->st.tx_frames += c.frames;
+	n->st.tx_bytes += c.bytes;
+	n->st.tx_dropped += c.dropped;
+	pthread_mutex_unlock(&n->lock);
+	return rc;
 }
