@@ -233,16 +233,7 @@ static void put_section(struct nvc_dev *d, uint32_t idx)
 	pthread_mutex_unlock(&d->lock);
 }
 
-struct tx_fill {
-	uint32_t used, frames, dropped;
-	uint64_t bytes;
-};
-
-/*
- * Read frames from the TAP into section sec, each behind its RNDIS header,
- * while the host's per-message limit and the room left allow.
- */
-static void fill_section(struct nvc_dev *d, uint8_t *sec, struct tx_fill *f)
+void netvsc_fill_section(struct nvc_dev *d, uint8_t *sec, struct netvsc_fill *f)
 {
 	uint32_t last = 0;
 
@@ -281,10 +272,10 @@ static int tx_section(struct nvc_dev *d, uint32_t idx)
 	struct nvsp_message m = {.msg_type = NVSP_MSG1_TYPE_SEND_RNDIS_PKT};
 	struct iovec iov = {&m, d->msg_size};
 	struct vmb_send s = {.iov = &iov, .iovcnt = 1, .done = tx_done, .arg = &d->slots[idx]};
-	struct tx_fill f = {0};
+	struct netvsc_fill f = {0};
 	int rc = -EAGAIN;
 
-	fill_section(d, d->sbuf + (size_t)idx * d->ssec_size, &f);
+	netvsc_fill_section(d, d->sbuf + (size_t)idx * d->ssec_size, &f);
 	if (f.frames) {
 		m.rndis_pkt.channel_type = NVSP_RNDIS_CHANNEL_DATA;
 		m.rndis_pkt.send_buf_section_index = idx;

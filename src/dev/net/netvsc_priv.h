@@ -88,6 +88,18 @@ struct vmb_netvsc {
 void netvsc_on_packet(void *arg, struct vmb_channel *ch, const struct vmb_packet *pkt);
 int netvsc_tx_start(struct nvc_dev *d);
 void netvsc_tx_stop(struct nvc_dev *d);
+/* What one send section got: bytes used, frames packed, frames the TAP cut short. */
+struct netvsc_fill {
+	uint32_t used, frames, dropped;
+	uint64_t bytes;
+};
+/*
+ * Read frames from the TAP into section sec (d->ssec_size bytes), each
+ * behind its RNDIS header, while the host's per-message limit and the room
+ * left allow; an RNDIS message is stretched to the alignment when another
+ * follows.
+ */
+void netvsc_fill_section(struct nvc_dev *d, uint8_t *sec, struct netvsc_fill *f);
 /* A control request; the completion is copied to d->resp. */
 int netvsc_rndis_request(struct nvc_dev *d, const void *msg, uint32_t len, uint32_t req_id);
 
