@@ -71,7 +71,7 @@ static void check_reply(void *arg, uint64_t trans_id, const void *buf, size_t le
 static int add_lun(int lun, uint64_t size, bool ro)
 {
 	struct vmb_stor_disk_config d = {.size = ro ? 0 : size, .ro = ro, .unmap = true};
-	char path[] = "/tmp/fuzz_storvsp_XXXXXX";
+	char path[] = "/dev/shm/fuzz_storvsp_XXXXXX";
 	int fd = mkstemp(path), rc;
 
 	if (fd < 0)
