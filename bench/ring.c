@@ -79,7 +79,8 @@ static void dm_close(struct dm_ring *m)
 /* Packet = descriptor + payload; trans_id 0 tells the reader to stop. */
 struct pkt_out {
 	struct vmpacket_descriptor d;
-	struct iovec iov[2];
+	const uint8_t *payload;
+	uint32_t plen;
 };
 
 static void pkt_init(struct pkt_out *p, const uint8_t *payload, uint32_t plen)
@@ -90,20 +91,21 @@ static void pkt_init(struct pkt_out *p, const uint8_t *payload, uint32_t plen)
 	    .len8 = (uint16_t)((sizeof(p->d) + plen + 7) / 8),
 	    .trans_id = 1,
 	};
-	p->iov[0] = (struct iovec){&p->d, sizeof(p->d)};
-	p->iov[1] = (struct iovec){(void *)payload, plen};
+	p->payload = payload;
+	p->plen = plen;
 }
 
+/* In-band packets, as vmb_chan_send() writes them (vmb_ring_write_inband). */
 static void ring_put(struct vmb_ring *r, struct pkt_out *p)
 {
 	int rc;
 
-	while ((rc = vmb_ring_write(r, p->iov, 2)) == -EAGAIN) {
+	while ((rc = vmb_ring_write_inband(r, &p->d, p->payload, p->plen)) == -EAGAIN) {
 		vmb_ring_commit(r);
 		bench_relax();
 	}
 	if (rc) {
-		fprintf(stderr, "vmb_ring_write: %s\n", strerror(-rc));
+		fprintf(stderr, "vmb_ring_write_inband: %s\n", strerror(-rc));
 		exit(1);
 	}
 }

@@ -82,6 +82,13 @@ uint32_t vmb_ring_max_packet(const struct vmb_ring *r);
 int vmb_ring_write(struct vmb_ring *r, const struct iovec *iov, unsigned iovcnt);
 
 /*
+ * The same for the common case of a descriptor without extension
+ * (d->offset8 == 2) followed by plen bytes of payload, stored in one step.
+ */
+int vmb_ring_write_inband(struct vmb_ring *r, const struct vmpacket_descriptor *d,
+			  const void *payload, uint32_t plen);
+
+/*
  * Publish all written packets with one index store. Returns 1 when the
  * consumer must be signalled, 0 when not, -EPROTO on a corrupt ring.
  */

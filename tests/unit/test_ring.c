@@ -311,6 +311,72 @@ static void test_wrap_iovecs(void **state)
 	tring_close(&t);
 }
 
+/*
+ * vmb_ring_write_inband() stores exactly the bytes vmb_ring_write() does
+ * (descriptor, payload, zero padding, trailer) wherever the packet falls,
+ * in both kinds of ring.
+ */
+static void inband_case(bool dm, uint32_t size, uint32_t start, uint32_t plen)
+{
+	struct vmpacket_descriptor d = {
+	    .type = VM_PKT_DATA_INBAND,
+	    .offset8 = 2,
+	    .len8 = (uint16_t)((sizeof(d) + plen + 7) / 8),
+	    .trans_id = 77,
+	};
+	struct tring a, b;
+	uint8_t payload[2048];
+
+	fill(payload, plen, 77);
+	tring_open(&a, size, dm, start);
+	tring_open(&b, size, dm, start);
+	assert_int_equal(send_pkt(&a.r, plen, 77), 0);
+	assert_int_equal(vmb_ring_write_inband(&b.r, &d, payload, plen), 0);
+	assert_int_equal(vmb_ring_commit(&a.r), 1);
+	assert_int_equal(vmb_ring_commit(&b.r), 1);
+	assert_int_equal(b.hdr->write_index, a.hdr->write_index);
+	assert_memory_equal(b.data, a.data, size);
+	assert_int_equal(b.r.stats.packets, 1);
+	assert_int_equal(b.r.stats.bytes, a.r.stats.bytes);
+	expect_pkt(&b.r, plen, 77);
+	tring_close(&a);
+	tring_close(&b);
+}
+
+static void test_write_inband(void **state)
+{
+	struct vmpacket_descriptor d = {.type = VM_PKT_DATA_INBAND, .offset8 = 2, .len8 = 3};
+	uint8_t p[64] = {0};
+	struct tring t;
+
+	(void)state;
+	for (int dm = 0; dm < 2; dm++) {
+		uint32_t s = dm ? PAGE : 1024;
+
+		inband_case(dm, s, s - 8, 40);	/* split inside the descriptor */
+		inband_case(dm, s, s - 32, 100); /* split inside the payload */
+		inband_case(dm, s, s - 16, 5);	/* split after the descriptor */
+		inband_case(dm, s, s - 48, 32);	/* trailer at 0 */
+		inband_case(dm, s, s - 56, 32);	/* trailer is the last word */
+		inband_case(dm, s, 0, 61);	/* no wrap, 3 bytes of padding */
+		inband_case(dm, s, 64, 0);	/* descriptor only */
+	}
+	tring_open(&t, 256, false, 0);
+	assert_int_equal(vmb_ring_write_inband(&t.r, &d, p, 9), -EINVAL); /* len8 says 8 */
+	d.offset8 = 3;
+	assert_int_equal(vmb_ring_write_inband(&t.r, &d, p, 8), -EINVAL);
+	d.offset8 = 2;
+	d.len8 = 10;
+	/* 88 bytes each with the trailer: two fit in 256, a third does not. */
+	assert_int_equal(vmb_ring_write_inband(&t.r, &d, p, 64), 0);
+	assert_int_equal(vmb_ring_write_inband(&t.r, &d, p, 64), 0);
+	assert_int_equal(vmb_ring_write_inband(&t.r, &d, p, 64), -EAGAIN);
+	assert_int_equal(t.r.stats.full, 1);
+	assert_int_equal(t.r.stats.packets, 2);
+	assert_int_equal(t.r.error, 0);
+	tring_close(&t);
+}
+
 static void test_write_rejects(void **state)
 {
 	struct vmpacket_descriptor d = {.type = VM_PKT_DATA_INBAND, .offset8 = 2, .len8 = 3};
@@ -811,6 +877,7 @@ int main(void)
 	    cmocka_unit_test(test_wrap_plain),
 	    cmocka_unit_test(test_wrap_double),
 	    cmocka_unit_test(test_wrap_iovecs),
+	    cmocka_unit_test(test_write_inband),
 	    cmocka_unit_test(test_write_rejects),
 	    cmocka_unit_test(test_exactly_full),
 	    cmocka_unit_test(test_corrupt_indices),
