@@ -75,6 +75,17 @@ struct vmb_channel {
 	struct vmb_chan_counters st;
 };
 
+/*
+ * Count one event on a counter whose updates a lock already serializes
+ * (tx_packets: tx_lock, rx_packets: rx_lock): a plain add, not a locked
+ * instruction per packet; vmb_chan_get_stats() still reads it untorn.
+ */
+static inline void vmb_chan_count(atomic_uint_fast64_t *c)
+{
+	atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + 1,
+			      memory_order_relaxed);
+}
+
 void vmb_chan_logf(struct vmb_channel *ch, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 /* Enter the broken state with err (first caller logs and wins). */

@@ -239,7 +239,7 @@ static int drain(struct vmb_channel *ch)
 			break;
 		if (!copied)
 			vmb_ring_consume(&ch->in, &rp);
-		atomic_fetch_add(&ch->st.rx_packets, 1);
+		vmb_chan_count(&ch->st.rx_packets);
 		n++;
 		freed += rp.len + VMBUS_PKT_TRAILER_SIZE;
 		if (freed >= step) {
@@ -387,7 +387,7 @@ static int recv_ring(struct vmb_channel *ch, struct vmb_packet *pkt)
 		rc = parse(ch, &rp.desc, rp.data, pkt);
 		if (rc < 0)
 			break;
-		atomic_fetch_add(&ch->st.rx_packets, 1);
+		vmb_chan_count(&ch->st.rx_packets);
 		if (pkt->type != VM_PKT_COMP)
 			break;
 		vmb_req_complete(ch, pkt);

@@ -20,6 +20,10 @@ union pkt_head {
 
 struct pkt_build {
 	union pkt_head head;
+	/* In-band with at most one buffer (n == 0): descriptor + payload. */
+	const void *payload;
+	uint32_t plen;
+	/* Anything else: the packet as a list of pieces. */
 	struct vmbus_gpa_range_hdr rec[VMB_CHAN_MAX_RANGES];
 	struct iovec v[1 + 2 * VMB_CHAN_MAX_RANGES + VMB_CHAN_MAX_IOV];
 	unsigned n;
@@ -105,6 +109,38 @@ static int build(struct pkt_build *b, const struct vmb_send *s, uint16_t type)
 	b->head.d.offset8 = (uint16_t)(b->hdr_len / 8);
 	b->head.d.len8 = (uint16_t)((b->total + 7) / 8);
 	return 0;
+}
+
+/*
+ * Most packets are in-band with one buffer (every small one of a stream
+ * is): describe them without an iovec list, so the ring stores them in
+ * one step. Returns 1 when s is not such a packet.
+ */
+static int build_inband(struct pkt_build *b, const struct vmb_send *s, uint16_t type)
+{
+	size_t len = s->iovcnt ? s->iov[0].iov_len : 0;
+
+	if ((type != VM_PKT_DATA_INBAND && type != VM_PKT_COMP) || s->iovcnt > 1 ||
+	    (s->iovcnt && !s->iov) || s->nranges || s->nxfer)
+		return 1;
+	if ((sizeof(b->head.d) + len + 7) / 8 > VMBUS_PKT_MAX_LEN8)
+		return -EMSGSIZE;
+	b->head.d = (struct vmpacket_descriptor){
+	    .type = type,
+	    .offset8 = sizeof(b->head.d) / 8,
+	    .len8 = (uint16_t)((sizeof(b->head.d) + len + 7) / 8),
+	};
+	b->payload = len ? s->iov[0].iov_base : NULL;
+	b->plen = (uint32_t)len;
+	b->n = 0;
+	return 0;
+}
+
+static int write_locked(struct vmb_channel *ch, const struct pkt_build *b)
+{
+	if (b->n == 0)
+		return vmb_ring_write_inband(&ch->out, &b->head.d, b->payload, b->plen);
+	return vmb_ring_write(&ch->out, b->v, b->n);
 }
 
 static int usable(struct vmb_channel *ch)
@@ -216,7 +252,7 @@ static int put_locked(struct vmb_channel *ch, const struct pkt_build *b, uint32_
 	for (;;) {
 		rc = usable(ch);
 		if (rc == 0)
-			rc = vmb_ring_write(&ch->out, b->v, b->n);
+			rc = write_locked(ch, b);
 		if (rc != -EAGAIN)
 			break;
 		if (ch->batch_dirty && (rc = commit_locked(ch, signal)) < 0)
@@ -262,7 +298,7 @@ static int put(struct vmb_channel *ch, const struct pkt_build *b, uint32_t flags
 	pthread_mutex_lock(&ch->tx_lock);
 	rc = put_locked(ch, b, flags, &signal);
 	if (rc == 0) {
-		atomic_fetch_add(&ch->st.tx_packets, 1);
+		vmb_chan_count(&ch->st.tx_packets);
 		if (ch->batch_depth)
 			ch->batch_dirty = true;
 		else
@@ -304,7 +340,9 @@ int vmb_chan_submit(struct vmb_channel *ch, const struct vmb_send *s, uint64_t *
 
 	if (type == VM_PKT_COMP && (s->done || (s->flags & VMB_SEND_COMPLETION)))
 		return -EINVAL;
-	rc = build(&b, s, type);
+	rc = build_inband(&b, s, type);
+	if (rc > 0)
+		rc = build(&b, s, type);
 	if (rc < 0)
 		return rc;
 	rc = usable(ch);
