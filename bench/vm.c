@@ -7,10 +7,10 @@
  * SINK payloads (src/dev/test/vsp.c). The
  * baselines run afterwards in this process, on the same two CPUs.
  *
- *   bench_vm [--quick] [--secs S] [--reps N]
+ *   bench_vm [--quick] [--secs S] [--reps N] [--g2h SIZE]   (--g2h: that figure only)
  *
  * Streaming G->H: SINK packets, committed once per 16 packets or quarter
- * ring (vmb_chan_batch_begin/end); the figure ends when a STATS request,
+ * ring, one vmb_chan_submit_many() per batch; the figure ends when a STATS request,
  * queued behind the data, completes. Round trip: one 64-byte ECHO at a
  * time, the guest sending the next one from its packet handler, with the
  * adaptive-signalling budget on both ends (polled) or off (interrupt-driven).
@@ -36,6 +36,7 @@
 
 static const uint32_t sizes[NSIZES] = {64, 256, 1024, 4096, 16384};
 static const unsigned batches[NBATCHES] = {1, 4, 16, 64};
+#define MAX_BATCH 64 /* the largest of batches[] */
 
 /* What the guest measured (medians), sent to the parent through a pipe. */
 struct vm_result {
@@ -199,6 +200,8 @@ static double g2h_sample(const struct bench_opts *o, void *arg)
 	uint8_t *buf = calloc(1, a->size);
 	struct vmb_test_hdr h = {.op = VMB_TEST_SINK};
 	unsigned batch = a->batch, by_bytes = RING / 4 / (a->size + 24);
+	struct iovec v = {buf, a->size};
+	struct vmb_send s[MAX_BATCH];
 	uint64_t n = 0;
 	double t0, end;
 
@@ -209,15 +212,15 @@ static double g2h_sample(const struct bench_opts *o, void *arg)
 		batch = by_bytes;
 	if (batch == 0)
 		batch = 1;
+	for (unsigned i = 0; i < batch; i++)
+		s[i] = (struct vmb_send){.iov = &v, .iovcnt = 1};
 	vmb_chan_get_stats(bd.ch, &s0);
 	t0 = bench_now();
 	end = t0 + o->secs;
 	while (bench_now() < end) {
-		vmb_chan_batch_begin(bd.ch);
-		for (unsigned i = 0; i < batch; i++, n++)
-			if (vmb_chan_send(bd.ch, buf, a->size, 0, 0) < 0)
-				bench_die("send");
-		vmb_chan_batch_end(bd.ch);
+		if (vmb_chan_submit_many(bd.ch, s, batch) != (int)batch)
+			bench_die("send");
+		n += batch;
 	}
 	if (request(VMB_TEST_STATS, 0, 0) < 0)
 		bench_die("STATS");
@@ -281,12 +284,20 @@ static double rtt_sample(const struct bench_opts *o, void *arg)
 	return (bd.t1 - t0) * 1e9 / (double)bd.count;
 }
 
+/* --g2h SIZE: only G->H streaming of SIZE-byte packets (to profile one figure). */
+static uint32_t only_g2h;
+
 static void run_figures(const struct bench_opts *o, struct vm_result *r)
 {
 	struct stream_arg sa = {.batch = 16};
 	struct rtt_arg ra = {.poll_ns = VMB_CHAN_POLL_DEFAULT_NS};
 	uint32_t h2g = 4096;
 
+	if (only_g2h) {
+		sa.size = only_g2h;
+		r->mbps[0] = bench_repeat(o, g2h_sample, &sa);
+		return;
+	}
 	for (int i = 0; i < NSIZES; i++) {
 		sa.size = sizes[i];
 		r->mbps[i] = bench_repeat(o, g2h_sample, &sa);
@@ -495,8 +506,13 @@ int main(int argc, char **argv)
 	struct bench_opts o;
 	struct vm_result r;
 
-	if (bench_parse(argc, argv, &o, 0.5, 3) != argc) {
-		fprintf(stderr, "usage: bench_vm [--quick] [--secs S] [--reps N]\n");
+	int i = bench_parse(argc, argv, &o, 0.5, 3);
+
+	if (i + 2 == argc && !strcmp(argv[i], "--g2h") && atoi(argv[i + 1]) >= 24 &&
+	    atoi(argv[i + 1]) <= 16384)
+		only_g2h = (uint32_t)atoi(argv[i + 1]);
+	else if (i != argc) {
+		fprintf(stderr, "usage: bench_vm [--quick] [--secs S] [--reps N] [--g2h SIZE]\n");
 		return 2;
 	}
 	printf("bench_vm: guest process on cpu%d, host process on cpu%d, %u KiB rings, guest "
@@ -505,6 +521,10 @@ int main(int argc, char **argv)
 	if (measure_vm(&o, &r) < 0) {
 		fprintf(stderr, "bench_vm: the guest did not report\n");
 		return 1;
+	}
+	if (only_g2h) {
+		printf("G->H streaming (SINK), %u B: %.1f MB/s\n", only_g2h, r.mbps[0]);
+		return 0;
 	}
 	print_streaming(&o, &r);
 	print_rtt(&o, &r);

@@ -187,6 +187,13 @@ struct vmb_send {
 
 /* The general form; *trans_id (may be NULL) receives the id used. */
 int vmb_chan_submit(struct vmb_channel *ch, const struct vmb_send *s, uint64_t *trans_id);
+/*
+ * Send s[0..n) in order as one batch: one lock, one commit, at most one
+ * signal (plus what waiting for ring space needs). The cheap way to
+ * stream small packets. Stops at the first packet that fails; returns
+ * how many were sent, or -errno when the first one failed.
+ */
+int vmb_chan_submit_many(struct vmb_channel *ch, const struct vmb_send *s, unsigned n);
 
 int vmb_chan_send(struct vmb_channel *ch, const void *buf, size_t len, uint64_t trans_id,
 		  uint32_t flags);

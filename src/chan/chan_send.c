@@ -289,29 +289,33 @@ static const char *out_why(struct vmb_channel *ch)
 	return ch->out.error && ch->out.why ? ch->out.why : "out ring corrupt";
 }
 
-static int put(struct vmb_channel *ch, const struct pkt_build *b, uint32_t flags)
+/* Write one packet (tx_lock held); commit it unless a batch is open. */
+static int put_one_locked(struct vmb_channel *ch, const struct pkt_build *b, uint32_t flags,
+			  bool *signal)
 {
-	const char *why;
-	bool signal = false;
-	int rc;
+	int rc = put_locked(ch, b, flags, signal);
 
-	pthread_mutex_lock(&ch->tx_lock);
-	rc = put_locked(ch, b, flags, &signal);
-	if (rc == 0) {
-		vmb_chan_count(&ch->st.tx_packets);
-		if (ch->batch_depth)
-			ch->batch_dirty = true;
-		else
-			rc = commit_locked(ch, &signal);
+	if (rc < 0)
+		return rc;
+	vmb_chan_count(&ch->st.tx_packets);
+	if (ch->batch_depth) {
+		ch->batch_dirty = true;
+		return 0;
 	}
-	why = ch->out.error ? out_why(ch) : NULL;
+	return commit_locked(ch, signal);
+}
+
+/* Drop tx_lock, then signal the peer and fail as the out ring says. */
+static void tx_unlock(struct vmb_channel *ch, bool signal)
+{
+	const char *why = ch->out.error ? out_why(ch) : NULL;
+
 	pthread_mutex_unlock(&ch->tx_lock);
 	if (signal)
 		vmb_chan_signal_peer(ch);
 	/* Failing runs completion callbacks, which may send: not under tx_lock. */
 	if (why)
 		vmb_chan_fail(ch, why);
-	return rc;
 }
 
 static uint16_t packet_type(const struct vmb_send *s)
@@ -329,35 +333,86 @@ static uint16_t packet_flags(const struct vmb_send *s, uint16_t type)
 	return 0;
 }
 
-int vmb_chan_submit(struct vmb_channel *ch, const struct vmb_send *s, uint64_t *trans_id)
+/* Describe s in b, with its transaction id (a table slot when s->done). */
+static int prepare(struct vmb_channel *ch, const struct vmb_send *s, struct pkt_build *b)
 {
-	struct pkt_build b;
-	vmb_completion_fn fn;
 	uint16_t type = packet_type(s);
 	uint64_t id = s->trans_id;
-	void *arg;
 	int rc;
 
 	if (type == VM_PKT_COMP && (s->done || (s->flags & VMB_SEND_COMPLETION)))
 		return -EINVAL;
-	rc = build_inband(&b, s, type);
+	rc = build_inband(b, s, type);
 	if (rc > 0)
-		rc = build(&b, s, type);
-	if (rc < 0)
-		return rc;
-	rc = usable(ch);
+		rc = build(b, s, type);
+	if (rc == 0)
+		rc = usable(ch);
 	if (rc == 0 && s->done)
 		rc = vmb_req_alloc(ch, s->done, s->arg, &id);
 	if (rc < 0)
 		return rc;
-	b.head.d.flags = packet_flags(s, type);
-	b.head.d.trans_id = id;
-	rc = put(ch, &b, s->flags);
-	if (rc < 0 && s->done)
-		vmb_req_take(ch, id, &fn, &arg);
-	if (rc == 0 && trans_id)
-		*trans_id = id;
+	b->head.d.flags = packet_flags(s, type);
+	b->head.d.trans_id = id;
+	return 0;
+}
+
+/* A prepared packet that was not sent gives its slot back. */
+static void unprepare(struct vmb_channel *ch, const struct vmb_send *s, const struct pkt_build *b)
+{
+	vmb_completion_fn fn;
+	void *arg;
+
+	if (s->done)
+		vmb_req_take(ch, b->head.d.trans_id, &fn, &arg);
+}
+
+int vmb_chan_submit(struct vmb_channel *ch, const struct vmb_send *s, uint64_t *trans_id)
+{
+	struct pkt_build b;
+	bool signal = false;
+	int rc = prepare(ch, s, &b);
+
+	if (rc < 0)
+		return rc;
+	pthread_mutex_lock(&ch->tx_lock);
+	rc = put_one_locked(ch, &b, s->flags, &signal);
+	tx_unlock(ch, signal);
+	if (rc < 0)
+		unprepare(ch, s, &b);
+	else if (trans_id)
+		*trans_id = b.head.d.trans_id;
 	return rc;
+}
+
+/*
+ * One lock and one commit for n packets. Per-packet locking is what a
+ * stream of small packets cannot afford: each locked instruction waits
+ * for the previous packet's stores into the ring, whose cache lines the
+ * consumer keeps pulling to its CPU.
+ */
+int vmb_chan_submit_many(struct vmb_channel *ch, const struct vmb_send *s, unsigned n)
+{
+	struct pkt_build b;
+	bool signal = false;
+	unsigned sent = 0;
+	int rc = 0, crc;
+
+	pthread_mutex_lock(&ch->tx_lock);
+	ch->batch_depth++;
+	for (; sent < n; sent++) {
+		rc = prepare(ch, &s[sent], &b);
+		if (rc < 0)
+			break;
+		rc = put_one_locked(ch, &b, s[sent].flags, &signal);
+		if (rc < 0) {
+			unprepare(ch, &s[sent], &b);
+			break;
+		}
+	}
+	if (--ch->batch_depth == 0 && ch->batch_dirty && (crc = commit_locked(ch, &signal)) < 0)
+		rc = crc;
+	tx_unlock(ch, signal);
+	return sent ? (int)sent : rc;
 }
 
 int vmb_chan_send(struct vmb_channel *ch, const void *buf, size_t len, uint64_t trans_id,
@@ -433,7 +488,6 @@ void vmb_chan_batch_begin(struct vmb_channel *ch)
 int vmb_chan_batch_end(struct vmb_channel *ch)
 {
 	bool signal = false;
-	const char *why;
 	int rc = 0;
 
 	pthread_mutex_lock(&ch->tx_lock);
@@ -441,11 +495,6 @@ int vmb_chan_batch_end(struct vmb_channel *ch)
 		rc = -EINVAL;
 	else if (--ch->batch_depth == 0 && ch->batch_dirty)
 		rc = commit_locked(ch, &signal);
-	why = ch->out.error ? out_why(ch) : NULL;
-	pthread_mutex_unlock(&ch->tx_lock);
-	if (signal)
-		vmb_chan_signal_peer(ch);
-	if (why)
-		vmb_chan_fail(ch, why);
+	tx_unlock(ch, signal);
 	return rc;
 }

@@ -776,6 +776,55 @@ static void test_batching_one_signal(void **state)
 	pair_free(p);
 }
 
+/* vmb_chan_submit_many: one commit and one signal, in order, partial on failure. */
+static void test_submit_many(void **state)
+{
+	struct pair *p = pair_default();
+	struct vmb_send s[6];
+	struct iovec v[6];
+	struct req_state rs;
+	struct vmb_chan_stats st;
+	uint32_t val[6];
+
+	(void)state;
+	memset(&rs, 0, sizeof(rs));
+	vmb_chan_set_handler(p->b.ch, handler, &p->b);
+	p->b.echo = true;
+	for (int i = 0; i < 6; i++) {
+		val[i] = (uint32_t)i;
+		v[i] = (struct iovec){&val[i], sizeof(val[i])};
+		s[i] = (struct vmb_send){.iov = &v[i], .iovcnt = 1, .trans_id = (uint64_t)i + 1};
+	}
+	s[2].done = req_done; /* one request among them */
+	s[2].arg = &rs;
+	assert_int_equal(vmb_chan_submit_many(p->a.ch, s, 5), 5);
+	assert_int_equal(atomic_load(&p->a.signals), 1);
+	vmb_chan_interrupt(p->b.ch);
+	assert_int_equal(atomic_load(&p->b.nrecs), 5);
+	for (int i = 0; i < 5; i++) {
+		assert_int_equal(p->b.recs[i].data[0], i);
+		if (i != 2)
+			assert_int_equal(p->b.recs[i].id, (uint64_t)i + 1);
+	}
+	/* The echo completed the request. */
+	vmb_chan_interrupt(p->a.ch);
+	assert_int_equal(atomic_load(&rs.calls), 1);
+	assert_int_equal(rs.got, 2);
+	vmb_chan_get_stats(p->a.ch, &st);
+	assert_int_equal(st.tx_packets, 5);
+	assert_int_equal(st.requests_in_flight, 0);
+	/* A bad packet stops the batch; the ones before it are sent. */
+	s[4].type = 0x55;
+	assert_int_equal(vmb_chan_submit_many(p->a.ch, s + 3, 3), 1);
+	assert_int_equal(vmb_chan_submit_many(p->a.ch, s + 4, 2), -EINVAL);
+	vmb_chan_interrupt(p->b.ch);
+	assert_int_equal(atomic_load(&p->b.nrecs), 6);
+	assert_int_equal(p->b.recs[5].data[0], 3);
+	assert_int_equal(vmb_chan_submit_many(p->a.ch, s, 0), 0);
+	assert_int_equal(vmb_chan_error(p->a.ch), 0);
+	pair_free(p);
+}
+
 /* A handler that answers inside a batch it closes at the end of the drain. */
 struct drain_rec {
 	struct end *e;
@@ -1234,6 +1283,7 @@ int main(void)
 	    cmocka_unit_test(test_blocked_sender_asks_half_ring),
 	    cmocka_unit_test(test_drain_releases_every_quarter),
 	    cmocka_unit_test(test_batching_one_signal),
+	    cmocka_unit_test(test_submit_many),
 	    cmocka_unit_test(test_drain_end),
 	    cmocka_unit_test(test_needless_interrupts_and_mask),
 	    cmocka_unit_test(test_in_place),
