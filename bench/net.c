@@ -366,13 +366,14 @@ static void *frames_rx(void *arg)
 	return NULL;
 }
 
-/* Wait for the window to open; frames that never come within 50 ms are lost. */
+/* Wait for the window to open; frames not seen for 50 ms are given up on (late ones
+ * still count: the difference is signed). */
 static void frames_window(struct frames *f, uint64_t sent)
 {
 	struct timespec dl;
 
 	pthread_mutex_lock(&f->lock);
-	while (sent - f->lost - atomic_load(&f->got) > WINDOW - BURST) {
+	while ((int64_t)(sent - f->lost - atomic_load(&f->got)) > (int64_t)(WINDOW - BURST)) {
 		uint64_t before = atomic_load(&f->got);
 
 		clock_gettime(CLOCK_REALTIME, &dl);
