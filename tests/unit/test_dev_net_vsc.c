@@ -44,6 +44,7 @@ static int setup(void **state)
 	f->d->pkt_align = 8;
 	f->d->frame_room = NETVSC_FRAME_ROOM;
 	f->n->tap_fd = f->host_tap[0];
+	vmb_tap_writer_init(&f->n->tapw, f->host_tap[0]);
 	pthread_mutex_init(&f->n->lock, NULL);
 	*state = f;
 	return 0;
@@ -53,6 +54,7 @@ static int teardown(void **state)
 {
 	struct fixture *f = *state;
 
+	vmb_tap_writer_destroy(&f->n->tapw);
 	for (int i = 0; i < 2; i++) {
 		close(f->guest_tap[i]);
 		close(f->host_tap[i]);

@@ -225,7 +225,8 @@ static int open_tap(struct nvc_dev *d)
 	const char *name = d->tap_name;
 
 	memcpy(d->tap_name, d->nv->tap, sizeof(d->tap_name));
-	d->tap_fd = vmb_tap_open(d->tap_name);
+	d->tapw.fd = vmb_tap_open(d->tap_name);
+	d->tap_fd = d->tapw.fd;
 	if (d->tap_fd < 0)
 		return d->tap_fd;
 	/* The guest NIC's address is the one the host gave it. */
@@ -280,6 +281,7 @@ static void nvc_free(struct nvc_dev *d)
 		vmb_device_gpadl_free(d->dev, d->sbuf_handle);
 	if (d->ch)
 		vmb_device_close(d->dev, d->ch);
+	vmb_tap_writer_destroy(&d->tapw);
 	if (d->tap_fd >= 0)
 		close(d->tap_fd);
 	if (d->ctl_page)
@@ -304,6 +306,7 @@ static struct nvc_dev *nvc_alloc(struct vmb_netvsc *nv, struct vmb_device *dev)
 		free(d);
 		return NULL;
 	}
+	vmb_tap_writer_init(&d->tapw, -1); /* the TAP comes last in bring-up */
 	pthread_mutex_init(&d->lock, NULL);
 	pthread_cond_init(&d->cond, NULL);
 	d->ctl_page = vmb_guest_alloc_dma(nv->g, HV_PAGE_SIZE, &d->ctl_pfn);

@@ -20,24 +20,18 @@ static void bad(struct nvc_dev *d, const char *why)
 	vmb_guest_log(d->nv->g, "netvsc: %s", why);
 }
 
-static void rx_frame(struct nvc_dev *d, const struct vmb_rndis_msg *m)
+static void rx_frame(struct nvc_dev *d, const struct vmb_rndis_msg *m, struct vmb_tap_counts *c)
 {
 	struct vmb_rndis_frame f;
-	bool ok;
 
 	if (vmb_rndis_parse_packet(m, &f) < 0) {
 		bad(d, "malformed RNDIS packet");
 		return;
 	}
-	ok = d->tap_fd >= 0 && write(d->tap_fd, f.data, f.len) == (ssize_t)f.len;
-	pthread_mutex_lock(&d->lock);
-	if (ok) {
-		d->st.rx_frames++;
-		d->st.rx_bytes += f.len;
-	} else {
-		d->st.rx_dropped++;
-	}
-	pthread_mutex_unlock(&d->lock);
+	if (d->tap_fd >= 0)
+		vmb_tap_queue(&d->tapw, f.data, f.len, c);
+	else
+		c->dropped++;
 }
 
 static void rx_control(struct nvc_dev *d, const struct vmb_rndis_msg *m)
@@ -59,17 +53,18 @@ static void rx_control(struct nvc_dev *d, const struct vmb_rndis_msg *m)
 	pthread_mutex_unlock(&d->lock);
 }
 
-static void rx_message(struct nvc_dev *d, uint32_t len)
+static void rx_message(struct nvc_dev *d, const uint8_t *buf, uint32_t len,
+		       struct vmb_tap_counts *c)
 {
 	struct vmb_rndis_msg m;
 	uint32_t status;
 
-	if (vmb_rndis_parse_hdr(d->rx_copy, len, &m) < 0) {
+	if (vmb_rndis_parse_hdr(buf, len, &m) < 0) {
 		bad(d, "RNDIS message longer than its range");
 		return;
 	}
 	if (m.type == RNDIS_MSG_PACKET) {
-		rx_frame(d, &m);
+		rx_frame(d, &m, c);
 	} else if (m.type == RNDIS_MSG_INDICATE_STATUS) {
 		if (vmb_rndis_parse_indicate(&m, &status) < 0) {
 			bad(d, "malformed RNDIS status");
@@ -86,14 +81,18 @@ static void rx_message(struct nvc_dev *d, uint32_t len)
 	}
 }
 
-/* Validate the transfer-page ranges, consume each message, return them all. */
+/*
+ * Validate the transfer-page ranges, consume each message, return them all.
+ * The frames of one packet reach the TAP in one flush.
+ */
 static void rx_xfer(struct nvc_dev *d, struct vmb_channel *ch, const struct vmb_packet *pkt)
 {
 	struct nvsp_message m = {.msg_type = NVSP_MSG1_TYPE_SEND_RNDIS_PKT_COMPLETE};
 	const uint8_t *ext = pkt->ext;
 	uint16_t id;
-	uint32_t cnt, status = NVSP_STAT_SUCCESS;
+	uint32_t cnt, staged = 0, status = NVSP_STAT_SUCCESS;
 	struct nvsp_message req;
+	struct vmb_tap_counts c = {0};
 
 	if (pkt->ext_len < 8 || vmb_nvsp_parse(pkt->data, pkt->len, &req) < 0) {
 		bad(d, "short transfer-page packet");
@@ -117,9 +116,21 @@ static void rx_xfer(struct nvc_dev *d, struct vmb_channel *ch, const struct vmb_
 			status = NVSP_STAT_FAIL;
 			continue;
 		}
-		memcpy(d->rx_copy, d->rbuf + r.byte_offset, r.byte_count);
-		rx_message(d, r.byte_count);
+		/* Queued frames point into rx_copy: flush them before reusing it. */
+		if (r.byte_count > sizeof(d->rx_copy) - staged) {
+			vmb_tap_flush(&d->tapw, &c);
+			staged = 0;
+		}
+		memcpy(d->rx_copy + staged, d->rbuf + r.byte_offset, r.byte_count);
+		rx_message(d, d->rx_copy + staged, r.byte_count, &c);
+		staged += r.byte_count;
 	}
+	vmb_tap_flush(&d->tapw, &c);
+	pthread_mutex_lock(&d->lock);
+	d->st.rx_frames += c.frames;
+	d->st.rx_bytes += c.bytes;
+	d->st.rx_dropped += c.dropped;
+	pthread_mutex_unlock(&d->lock);
 	m.rndis_pkt_complete.status = status;
 	vmb_chan_complete(ch, pkt->trans_id, &m, d->msg_size);
 }

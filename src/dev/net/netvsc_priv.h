@@ -71,7 +71,9 @@ struct nvc_dev {
 	int stop_pipe[2];
 	volatile bool stop;
 
-	uint8_t rx_copy[NETVSC_MAX_RNDIS]; /* snapshot of one received message */
+	/* Snapshots of received messages, kept until their frames are flushed to the TAP. */
+	uint8_t rx_copy[NETVSC_MAX_RNDIS];
+	struct vmb_tap_writer tapw;
 };
 
 struct vmb_netvsc {

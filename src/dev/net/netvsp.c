@@ -324,6 +324,7 @@ static void net_release(void *dev)
 {
 	struct vmb_netvsp *n = dev;
 
+	vmb_tap_writer_destroy(&n->tapw);
 	close(n->tap_fd);
 	close(n->stop_pipe[0]);
 	close(n->stop_pipe[1]);
@@ -367,6 +368,7 @@ static int netvsp_init(struct vmb_netvsp *n, const struct vmb_net_host_config *c
 		close(n->stop_pipe[1]);
 		return n->tap_fd;
 	}
+	vmb_tap_writer_init(&n->tapw, n->tap_fd);
 	/* From the name the kernel gave: two VMs get two addresses. */
 	memcpy(n->mac, cfg->mac, 6);
 	if (!memcmp(n->mac, zero, 6))

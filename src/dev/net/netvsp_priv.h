@@ -57,6 +57,7 @@ struct vmb_netvsp {
 	 * bytes, and the replies of one drain go out in one channel batch. */
 	uint8_t rndis_buf[NETVSP_MAX_RNDIS];
 	bool batching;
+	struct vmb_tap_writer tapw; /* the frames of one send: one flush */
 
 	/* TAP reader thread (frames to the guest) */
 	pthread_t reader;

@@ -1,7 +1,6 @@
 /* netvsp: RNDIS messages from the guest (control requests and frames). */
 #include <errno.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "dev/net/netvsp_priv.h"
 
@@ -145,30 +144,23 @@ static int do_control(struct vmb_netvsp *n, const struct vmb_rndis_msg *m)
 	return 0;
 }
 
-struct tx_count {
-	uint64_t frames, bytes, dropped;
-};
-
-static int do_frame(struct vmb_netvsp *n, const struct vmb_rndis_msg *m, struct tx_count *c)
+static int do_frame(struct vmb_netvsp *n, const struct vmb_rndis_msg *m, struct vmb_tap_counts *c)
 {
 	struct vmb_rndis_frame f;
 	int rc = vmb_rndis_parse_packet(m, &f);
 
-	if (rc < 0)
-		return rc;
-	if (write(n->tap_fd, f.data, f.len) == (ssize_t)f.len) {
-		c->frames++;
-		c->bytes += f.len;
-	} else {
-		c->dropped++;
-	}
-	return 0;
+	if (rc == 0)
+		vmb_tap_queue(&n->tapw, f.data, f.len, c);
+	return rc;
 }
 
-/* The guest may pack several RNDIS messages into one send (Linux batches frames). */
+/*
+ * The guest may pack several RNDIS messages into one send (Linux batches
+ * frames, so does netvsc); their frames reach the TAP in one flush.
+ */
 int netvsp_rndis(struct vmb_netvsp *n, const uint8_t *buf, uint32_t len)
 {
-	struct tx_count c = {0};
+	struct vmb_tap_counts c = {0};
 	uint32_t off = 0;
 	int rc = 0;
 
@@ -184,6 +176,7 @@ int netvsp_rndis(struct vmb_netvsp *n, const uint8_t *buf, uint32_t len)
 		if (rc == 0)
 			off += m.len;
 	}
+	vmb_tap_flush(&n->tapw, &c);
 	pthread_mutex_lock(&n->lock);
 	n->st.tx_frames += c.frames;
 	n->st.tx_bytes += c.bytes;

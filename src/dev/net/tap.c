@@ -102,3 +102,96 @@ int vmb_tap_set_mac(const char *name, const uint8_t mac[6])
 	memcpy(ifr.ifr_hwaddr.sa_data, mac, 6);
 	return if_ioctl(SIOCSIFHWADDR, &ifr);
 }
+
+void vmb_tap_writer_init(struct vmb_tap_writer *w, int fd)
+{
+	struct io_uring_params p = {.flags = IORING_SETUP_SUBMIT_ALL};
+
+	memset(w, 0, sizeof(*w));
+	w->fd = fd;
+	/* SUBMIT_ALL: every queued write is submitted and completes, even after a failed one. */
+	w->uring = io_uring_queue_init_params(VMB_TAP_BATCH, &w->ring, &p) == 0;
+}
+
+void vmb_tap_writer_destroy(struct vmb_tap_writer *w)
+{
+	if (w->uring)
+		io_uring_queue_exit(&w->ring);
+	w->uring = false;
+}
+
+static void count(struct vmb_tap_counts *c, ssize_t got, uint32_t len)
+{
+	if (got == (ssize_t)len) {
+		c->frames++;
+		c->bytes += len;
+	} else {
+		c->dropped++;
+	}
+}
+
+void vmb_tap_queue(struct vmb_tap_writer *w, const void *data, uint32_t len,
+		   struct vmb_tap_counts *c)
+{
+	struct io_uring_sqe *sqe;
+
+	if (!w->uring) {
+		count(c, write(w->fd, data, len), len);
+		return;
+	}
+	if (w->queued == VMB_TAP_BATCH)
+		vmb_tap_flush(w, c);
+	sqe = io_uring_get_sqe(&w->ring);
+	/* A TAP has no file position: -1 writes "at the current one". */
+	io_uring_prep_write(sqe, w->fd, data, len, (uint64_t)-1);
+	io_uring_sqe_set_data64(sqe, len);
+	w->queued++;
+}
+
+static void reap(struct vmb_tap_writer *w, struct vmb_tap_counts *c, unsigned *inflight)
+{
+	struct io_uring_cqe *cqe;
+
+	while (*inflight && io_uring_peek_cqe(&w->ring, &cqe) == 0) {
+		count(c, cqe->res, (uint32_t)io_uring_cqe_get_data64(cqe));
+		io_uring_cqe_seen(&w->ring, cqe);
+		(*inflight)--;
+	}
+}
+
+/*
+ * io_uring_enter() itself failed for good: wait for what it took, count the
+ * rest as dropped, and write frame by frame from now on (the ring, with the
+ * writes it never took, goes away; no buffer is referenced by then).
+ */
+static void give_up(struct vmb_tap_writer *w, struct vmb_tap_counts *c, unsigned inflight)
+{
+	struct io_uring_cqe *cqe;
+
+	while (inflight && io_uring_wait_cqe(&w->ring, &cqe) == 0) {
+		count(c, cqe->res, (uint32_t)io_uring_cqe_get_data64(cqe));
+		io_uring_cqe_seen(&w->ring, cqe);
+		inflight--;
+	}
+	c->dropped += io_uring_sq_ready(&w->ring) + inflight;
+	vmb_tap_writer_destroy(w);
+}
+
+void vmb_tap_flush(struct vmb_tap_writer *w, struct vmb_tap_counts *c)
+{
+	unsigned inflight = 0;
+
+	/* Writes to a non-blocking TAP complete inside the submitting call: one syscall. */
+	while (w->uring && (io_uring_sq_ready(&w->ring) || inflight)) {
+		int rc = io_uring_submit_and_wait(&w->ring, 1);
+
+		if (rc > 0)
+			inflight += (unsigned)rc;
+		else if (rc < 0 && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY && rc != -ENOMEM) {
+			give_up(w, c, inflight);
+			break;
+		}
+		reap(w, c, &inflight);
+	}
+	w->queued = 0;
+}

@@ -2,6 +2,8 @@
 #ifndef VMB_DEV_NET_TAP_H
 #define VMB_DEV_NET_TAP_H
 
+#include <liburing.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -19,5 +21,38 @@ int vmb_tap_get_mac(const char *name, uint8_t mac[6]);
 int vmb_tap_set_mac(const char *name, const uint8_t mac[6]);
 /* Whether /dev/net/tun can be opened at all. */
 int vmb_tap_available(void);
+
+/*
+ * Frames to a TAP in batches. A TAP takes one frame per write, and a
+ * syscall costs more than a small frame's copy (about 1.5 us each on the
+ * PVM machines we measure on): with io_uring, one io_uring_enter() writes
+ * a whole batch; without it (io_uring refused here), each frame is one
+ * write() as before. One thread per writer.
+ */
+#define VMB_TAP_BATCH 32u
+
+struct vmb_tap_counts {
+	uint64_t frames, bytes, dropped;
+};
+
+struct vmb_tap_writer {
+	int fd;
+	bool uring;
+	unsigned queued;
+	struct io_uring ring;
+};
+
+/* Never fails: without io_uring the writer writes frame by frame. */
+void vmb_tap_writer_init(struct vmb_tap_writer *w, int fd);
+void vmb_tap_writer_destroy(struct vmb_tap_writer *w);
+/*
+ * Queue frame data[0..len) (or write it now, without io_uring). data must
+ * stay valid until the next vmb_tap_flush(); a full batch is flushed first.
+ * The outcome of each frame is added to *c.
+ */
+void vmb_tap_queue(struct vmb_tap_writer *w, const void *data, uint32_t len,
+		   struct vmb_tap_counts *c);
+/* Write everything queued; returns when every frame has been written or dropped. */
+void vmb_tap_flush(struct vmb_tap_writer *w, struct vmb_tap_counts *c);
 
 #endif
