@@ -1,8 +1,8 @@
 /*
  * netvsc TX packing: frames from the guest TAP (here a SOCK_SEQPACKET
- * socketpair, one frame per read) packed into one send section as the
- * host's INIT_C allows, and netvsp taking the section apart again into
- * the same frames.
+ * socketpair, one frame per read) read in batches and packed into one send
+ * section as the host's INIT_C allows, and netvsp taking the section apart
+ * again into the same frames.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -42,7 +42,7 @@ static int setup(void **state)
 	f->d->ssec_size = SECTION;
 	f->d->max_pkts = 8; /* what netvsp's INIT_C offers */
 	f->d->pkt_align = 8;
-	f->d->frame_room = NETVSC_FRAME_ROOM;
+	assert_int_equal(vmb_tap_reader_init(&f->d->tapr, f->guest_tap[0], SECTION - 44), 0);
 	f->n->tap_fd = f->host_tap[0];
 	vmb_tap_writer_init(&f->n->tapw, f->host_tap[0]);
 	pthread_mutex_init(&f->n->lock, NULL);
@@ -55,6 +55,7 @@ static int teardown(void **state)
 	struct fixture *f = *state;
 
 	vmb_tap_writer_destroy(&f->n->tapw);
+	vmb_tap_reader_destroy(&f->d->tapr);
 	for (int i = 0; i < 2; i++) {
 		close(f->guest_tap[i]);
 		close(f->host_tap[i]);
@@ -129,6 +130,16 @@ static void small_frames_fill_up_to_max_pkts(void **state)
 	expect_frames(f, &fill, 8, 2, 61);
 }
 
+static void without_io_uring_too(void **state)
+{
+	struct fixture *f = *state;
+
+	/* As where io_uring is refused: the reader falls back to read(). */
+	io_uring_queue_exit(&f->d->tapr.ring);
+	f->d->tapr.uring = false;
+	small_frames_fill_up_to_max_pkts(state);
+}
+
 static void mtu_frames_fill_the_room_there_is(void **state)
 {
 	struct fixture *f = *state;
@@ -187,6 +198,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(small_frames_fill_up_to_max_pkts, setup, teardown),
+	    cmocka_unit_test_setup_teardown(without_io_uring_too, setup, teardown),
 	    cmocka_unit_test_setup_teardown(mtu_frames_fill_the_room_there_is, setup, teardown),
 	    cmocka_unit_test_setup_teardown(one_frame_per_section_without_packing, setup, teardown),
 	    cmocka_unit_test_setup_teardown(an_empty_tap_fills_nothing, setup, teardown),

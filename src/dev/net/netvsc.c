@@ -142,7 +142,6 @@ static void set_packing(struct nvc_dev *d, const struct rndis_initialize_complet
 {
 	d->max_pkts = 1;
 	d->pkt_align = 8;
-	d->frame_room = NETVSC_FRAME_ROOM;
 	if (c->max_pkt_per_msg > 1 && c->pkt_alignment_factor <= 12) {
 		d->max_pkts = c->max_pkt_per_msg;
 		d->pkt_align = 1u << c->pkt_alignment_factor;

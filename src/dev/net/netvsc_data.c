@@ -246,34 +246,27 @@ static void put_section(struct nvc_dev *d, uint32_t idx)
 
 void netvsc_fill_section(struct nvc_dev *d, uint8_t *sec, struct netvsc_fill *f)
 {
-	uint32_t last = 0;
+	const uint8_t *data;
+	uint32_t last = 0, len;
 
-	while (f->frames < d->max_pkts) {
+	while (f->frames < d->max_pkts && vmb_tap_peek(&d->tapr, &data, &len)) {
 		uint32_t at = f->frames ? (f->used + d->pkt_align - 1) & ~(d->pkt_align - 1) : 0;
-		uint32_t room;
-		ssize_t got;
 
-		/* Behind another frame only when a frame as large as any seen fits. */
-		if (f->frames &&
-		    (at >= d->ssec_size || d->ssec_size - at < RNDIS_PACKET_SIZE + d->frame_room))
-			break;
-		room = d->ssec_size - at - (uint32_t)RNDIS_PACKET_SIZE;
-		got = read(d->tap_fd, sec + at + RNDIS_PACKET_SIZE, room);
-		if (got <= 0)
-			break;
-		if ((size_t)got > room) { /* the TAP cut it to fit: the frame is lost */
+		if (len > d->tapr.slot) { /* the TAP cut it to fit a slot: the frame is lost */
 			f->dropped++;
+			vmb_tap_take(&d->tapr);
 			continue;
 		}
-		if ((uint32_t)got > d->frame_room)
-			d->frame_room = (uint32_t)got;
+		if (at > d->ssec_size || d->ssec_size - at < RNDIS_PACKET_SIZE + len)
+			break; /* it starts the next section */
 		if (f->frames)
 			vmb_rndis_set_len(sec + last, at - last);
 		last = at;
-		f->used =
-		    at + (uint32_t)vmb_rndis_packet_hdr(sec + at, (uint32_t)got) + (uint32_t)got;
+		memcpy(sec + at + RNDIS_PACKET_SIZE, data, len);
+		f->used = at + (uint32_t)vmb_rndis_packet_hdr(sec + at, len) + len;
 		f->frames++;
-		f->bytes += (uint64_t)got;
+		f->bytes += len;
+		vmb_tap_take(&d->tapr);
 	}
 }
 
@@ -342,10 +335,13 @@ static void *tx_main(void *arg)
 		struct pollfd p[2] = {{d->tap_fd, POLLIN, 0}, {d->stop_pipe[0], POLLIN, 0}};
 		int rc;
 
-		if (poll(p, 2, -1) < 0 && errno != EINTR)
-			break;
-		if (d->stop || !(p[0].revents & POLLIN))
-			continue;
+		/* Frames read but not sent yet (a burst's end) go first. */
+		if (!vmb_tap_pending(&d->tapr)) {
+			if (poll(p, 2, -1) < 0 && errno != EINTR)
+				break;
+			if (d->stop || !(p[0].revents & POLLIN))
+				continue;
+		}
 		rc = tx_drain(d);
 		if (rc == -ECANCELED || rc == -EPROTO)
 			break; /* the channel is gone; remove stops us */
@@ -355,10 +351,17 @@ static void *tx_main(void *arg)
 
 int netvsc_tx_start(struct nvc_dev *d)
 {
-	int rc = pthread_create(&d->tx, NULL, tx_main, d);
+	/* A slot holds any frame a section can: one behind its RNDIS header. */
+	int rc =
+	    vmb_tap_reader_init(&d->tapr, d->tap_fd, d->ssec_size - (uint32_t)RNDIS_PACKET_SIZE);
 
+	if (rc < 0)
+		return rc;
+	rc = -pthread_create(&d->tx, NULL, tx_main, d);
 	d->tx_on = rc == 0;
-	return -rc;
+	if (rc < 0)
+		vmb_tap_reader_destroy(&d->tapr);
+	return rc;
 }
 
 void netvsc_tx_stop(struct nvc_dev *d)
@@ -374,5 +377,6 @@ void netvsc_tx_stop(struct nvc_dev *d)
 	if (write(d->stop_pipe[1], &c, 1) < 0)
 		vmb_guest_log(d->nv->g, "netvsc: cannot wake the TX thread");
 	pthread_join(d->tx, NULL);
+	vmb_tap_reader_destroy(&d->tapr);
 	d->tx_on = false;
 }

@@ -18,8 +18,6 @@
 #define NETVSC_MAX_SECTIONS 224u
 #define NETVSC_MAX_RNDIS    65536u
 #define NETVSC_TIMEOUT_MS   10000
-/* Room kept for one more frame before packing it behind others: MTU 1500 + VLAN-tagged header. */
-#define NETVSC_FRAME_ROOM 1518u
 /* Sections one TX wake-up fills before it publishes them (one channel batch). */
 #define NETVSC_TX_BURST 16u
 
@@ -46,7 +44,7 @@ struct nvc_dev {
 	struct tx_slot slots[NETVSC_MAX_SECTIONS];
 	/* RNDIS messages per section and their alignment (the host's INIT_C); 1 = no packing. */
 	uint32_t max_pkts, pkt_align;
-	uint32_t frame_room; /* NETVSC_FRAME_ROOM or the largest frame seen, if larger */
+	struct vmb_tap_reader tapr; /* the TX thread's, from netvsc_tx_start() on */
 
 	pthread_mutex_t lock; /* free sections, control waiter, stats */
 	pthread_cond_t cond;
@@ -96,10 +94,10 @@ struct netvsc_fill {
 	uint64_t bytes;
 };
 /*
- * Read frames from the TAP into section sec (d->ssec_size bytes), each
- * behind its RNDIS header, while the host's per-message limit and the room
- * left allow; an RNDIS message is stretched to the alignment when another
- * follows.
+ * Copy frames from the TAP reader into section sec (d->ssec_size bytes),
+ * each behind its RNDIS header, while the host's per-message limit allows
+ * and the next frame fits; an RNDIS message is stretched to the alignment
+ * when another follows.
  */
 void netvsc_fill_section(struct nvc_dev *d, uint8_t *sec, struct netvsc_fill *f);
 /* A control request; the completion is copied to d->resp. */

@@ -1,9 +1,11 @@
 /* TAP interface helpers (Linux /dev/net/tun). */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/fs.h>
 #include <linux/if_tun.h>
 #include <net/if.h>
 #include <net/if_arp.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
@@ -194,4 +196,107 @@ void vmb_tap_flush(struct vmb_tap_writer *w, struct vmb_tap_counts *c)
 		reap(w, c, &inflight);
 	}
 	w->queued = 0;
+}
+
+int vmb_tap_reader_init(struct vmb_tap_reader *r, int fd, uint32_t slot)
+{
+	struct io_uring_params p = {.flags = IORING_SETUP_SUBMIT_ALL};
+
+	memset(r, 0, sizeof(*r));
+	r->fd = fd;
+	r->slot = slot;
+	r->want = 4;
+	r->buf = malloc((size_t)VMB_TAP_BATCH * slot);
+	if (!r->buf)
+		return -ENOMEM;
+	r->uring = io_uring_queue_init_params(VMB_TAP_BATCH, &r->ring, &p) == 0;
+	return 0;
+}
+
+void vmb_tap_reader_destroy(struct vmb_tap_reader *r)
+{
+	if (r->uring)
+		io_uring_queue_exit(&r->ring);
+	r->uring = false;
+	free(r->buf);
+	r->buf = NULL;
+}
+
+/* One read per slot, all in one io_uring_enter(); their results in r->len. */
+static void read_batch(struct vmb_tap_reader *r)
+{
+	unsigned k = r->want, done = 0, got = 0;
+	bool refused = false;
+	int rc;
+
+	for (unsigned i = 0; i < k; i++) {
+		struct io_uring_sqe *sqe = io_uring_get_sqe(&r->ring);
+
+		io_uring_prep_read(sqe, r->fd, r->buf + (size_t)i * r->slot, r->slot, (uint64_t)-1);
+		/* Else io_uring waits for a frame: O_NONBLOCK is not enough for it. */
+		sqe->rw_flags = RWF_NOWAIT;
+		io_uring_sqe_set_data64(sqe, i);
+		r->len[i] = -EAGAIN;
+	}
+	do
+		rc = io_uring_submit_and_wait(&r->ring, k);
+	while (rc == -EINTR);
+	/* Reads are issued in order, so the slots hold frames in TAP order. */
+	while (rc > 0 && done < (unsigned)rc) {
+		struct io_uring_cqe *cqe;
+
+		if (io_uring_wait_cqe(&r->ring, &cqe) < 0)
+			continue;
+		r->len[io_uring_cqe_get_data64(cqe) % VMB_TAP_BATCH] = cqe->res;
+		got += cqe->res > 0;
+		/* A TAP without non-blocking io_uring reads (older kernels). */
+		refused |= cqe->res == -EOPNOTSUPP || cqe->res == -EINVAL;
+		io_uring_cqe_seen(&r->ring, cqe);
+		done++;
+	}
+	/* Refused: nothing is in flight now; read() from here on. */
+	if (done < k || refused) {
+		io_uring_queue_exit(&r->ring);
+		r->uring = false;
+	}
+	r->n = k;
+	r->want = got * 2 < 2 ? 2 : got * 2 > VMB_TAP_BATCH ? VMB_TAP_BATCH : got * 2;
+}
+
+int vmb_tap_peek(struct vmb_tap_reader *r, const uint8_t **data, uint32_t *len)
+{
+	while (r->at < r->n && r->len[r->at] <= 0)
+		r->at++;
+	if (r->at == r->n) {
+		r->at = 0;
+		if (r->uring) {
+			read_batch(r);
+		} else {
+			ssize_t got = read(r->fd, r->buf, r->slot);
+
+			r->len[0] = got > INT32_MAX ? INT32_MAX : (int32_t)got;
+			r->n = 1;
+		}
+		while (r->at < r->n && r->len[r->at] <= 0)
+			r->at++;
+		if (r->at == r->n)
+			return 0;
+	}
+	*data = r->buf + (size_t)r->at * r->slot;
+	*len = (uint32_t)r->len[r->at];
+	return 1;
+}
+
+void vmb_tap_take(struct vmb_tap_reader *r)
+{
+	if (r->at < r->n)
+		r->at++;
+}
+
+bool vmb_tap_pending(const struct vmb_tap_reader *r)
+{
+	for (unsigned i = r->at; i < r->n; i++)
+		if (r->len[i] > 0)
+			return true;
+	return false;
 }

@@ -55,4 +55,34 @@ void vmb_tap_queue(struct vmb_tap_writer *w, const void *data, uint32_t len,
 /* Write everything queued; returns when every frame has been written or dropped. */
 void vmb_tap_flush(struct vmb_tap_writer *w, struct vmb_tap_counts *c);
 
+/*
+ * Frames from a TAP in batches: with io_uring, up to VMB_TAP_BATCH reads
+ * into slots of a buffer in one io_uring_enter() (a read of an empty
+ * non-blocking TAP ends at once with -EAGAIN); without it, one read() per
+ * frame. Reads per batch follow what the last batch found. One thread.
+ */
+struct vmb_tap_reader {
+	int fd;
+	bool uring;
+	struct io_uring ring;
+	uint8_t *buf; /* VMB_TAP_BATCH slots of slot bytes */
+	uint32_t slot;
+	unsigned want;	/* reads in the next batch */
+	unsigned n, at; /* slots the batch used, the next one to hand out */
+	int32_t len[VMB_TAP_BATCH];
+};
+
+int vmb_tap_reader_init(struct vmb_tap_reader *r, int fd, uint32_t slot);
+void vmb_tap_reader_destroy(struct vmb_tap_reader *r);
+/*
+ * The next frame without taking it (reading a batch when none is left):
+ * 1 and *data, *len (len > r->slot: the TAP cut the frame short), or 0
+ * when the TAP is empty. *data stays valid until the next vmb_tap_take().
+ */
+int vmb_tap_peek(struct vmb_tap_reader *r, const uint8_t **data, uint32_t *len);
+/* Done with the frame vmb_tap_peek() returned. */
+void vmb_tap_take(struct vmb_tap_reader *r);
+/* Frames of the last batch not taken yet: poll() on the TAP does not see them. */
+bool vmb_tap_pending(const struct vmb_tap_reader *r);
+
 #endif
