@@ -239,7 +239,8 @@ int vmb_ring_write_inband(struct vmb_ring *r, const struct vmpacket_descriptor *
 	/* The last 8 bytes first: the payload then overwrites all but the padding. */
 	memcpy(p + len - 8, &zero, 8);
 	memcpy(p, d, DESC_SIZE);
-	memcpy(p + DESC_SIZE, payload, plen);
+	if (plen)
+		memcpy(p + DESC_SIZE, payload, plen);
 	memcpy(p + len, &trailer, TRAILER);
 	r->wr = ring_advance(r, off, len + TRAILER);
 	r->stats.packets++;
