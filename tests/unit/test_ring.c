@@ -362,17 +362,22 @@ static void test_write_inband(void **state)
 		inband_case(dm, s, 64, 0);	/* descriptor only */
 	}
 	tring_open(&t, 256, false, 0);
+	/* No payload at all (as vmb_chan_send(ch, NULL, 0, ...) sends). */
+	d.len8 = 2;
+	assert_int_equal(vmb_ring_write_inband(&t.r, &d, NULL, 0), 0);
+	assert_int_equal(vmb_ring_commit(&t.r), 1);
+	d.len8 = 3;
 	assert_int_equal(vmb_ring_write_inband(&t.r, &d, p, 9), -EINVAL); /* len8 says 8 */
 	d.offset8 = 3;
 	assert_int_equal(vmb_ring_write_inband(&t.r, &d, p, 8), -EINVAL);
 	d.offset8 = 2;
 	d.len8 = 10;
-	/* 88 bytes each with the trailer: two fit in 256, a third does not. */
+	/* 88 bytes each with the trailer: after the 24 above, two fit, a third not. */
 	assert_int_equal(vmb_ring_write_inband(&t.r, &d, p, 64), 0);
 	assert_int_equal(vmb_ring_write_inband(&t.r, &d, p, 64), 0);
 	assert_int_equal(vmb_ring_write_inband(&t.r, &d, p, 64), -EAGAIN);
 	assert_int_equal(t.r.stats.full, 1);
-	assert_int_equal(t.r.stats.packets, 2);
+	assert_int_equal(t.r.stats.packets, 3);
 	assert_int_equal(t.r.error, 0);
 	tring_close(&t);
 }
