@@ -78,9 +78,12 @@ static uint8_t *suballoc(struct vmb_netvsp *n, uint32_t i)
 	return (uint8_t *)n->rbuf.addr + (size_t)i * NETVSP_SUBALLOC_SIZE;
 }
 
-/* Send k sub-allocations of slot s; retry=false: one attempt only (loop thread). */
-static int send_batch(struct vmb_netvsp *n, struct rx_slot *s, const uint32_t *lens, uint32_t k,
-		      uint32_t channel_type, bool retry)
+/*
+ * Send k messages of slot s, message i in sub-allocation at[i] of the slot;
+ * retry=false: one attempt only (loop thread).
+ */
+static int send_batch(struct vmb_netvsp *n, struct rx_slot *s, const uint32_t *lens,
+		      const uint32_t *at, uint32_t k, uint32_t channel_type, bool retry)
 {
 	struct vmbus_xfer_page_range r[NETVSP_RX_BATCH];
 	struct nvsp_message m = {.msg_type = NVSP_MSG1_TYPE_SEND_RNDIS_PKT};
@@ -102,7 +105,7 @@ static int send_batch(struct vmb_netvsp *n, struct rx_slot *s, const uint32_t *l
 	m.rndis_pkt.send_buf_section_index = NVSP_INVALID_SECTION_INDEX;
 	for (uint32_t i = 0; i < k; i++) {
 		r[i].byte_count = lens[i];
-		r[i].byte_offset = (s->first + i) * NETVSP_SUBALLOC_SIZE;
+		r[i].byte_offset = (s->first + at[i]) * NETVSP_SUBALLOC_SIZE;
 	}
 	/* Never wait inside the channel: a revoke or close must be able to stop us. */
 	while ((rc = vmb_chan_submit(s->ch, &snd, NULL)) == -EAGAIN && retry && !n->stop) {
@@ -117,6 +120,7 @@ static int send_batch(struct vmb_netvsp *n, struct rx_slot *s, const uint32_t *l
 
 int netvsp_send_rndis(struct vmb_netvsp *n, const void *msg, uint32_t len)
 {
+	static const uint32_t first = 0;
 	struct rx_slot *s;
 
 	if (len > NETVSP_SUBALLOC_SIZE)
@@ -125,7 +129,7 @@ int netvsp_send_rndis(struct vmb_netvsp *n, const void *msg, uint32_t len)
 	if (!s)
 		return -ENOBUFS;
 	memcpy(suballoc(n, s->first), msg, len);
-	return send_batch(n, s, &len, 1, NVSP_RNDIS_CHANNEL_CONTROL, false);
+	return send_batch(n, s, &len, &first, 1, NVSP_RNDIS_CHANNEL_CONTROL, false);
 }
 
 static void count_rx(struct vmb_netvsp *n, uint32_t frames, uint64_t bytes, uint32_t dropped)
@@ -137,29 +141,93 @@ static void count_rx(struct vmb_netvsp *n, uint32_t frames, uint64_t bytes, uint
 	pthread_mutex_unlock(&n->lock);
 }
 
-/* Drain the TAP into one batch; returns frames read, 0 when the TAP is empty. */
-static uint32_t fill_batch(struct vmb_netvsp *n, struct rx_slot *s, uint32_t *lens)
-{
-	uint32_t k = 0, dropped = 0;
-	uint64_t bytes = 0;
+/* How the reader thread reads its TAP: batches through io_uring, or readv() per frame. */
+struct rx_reader {
+	struct io_uring ring;
+	bool uring;
+	unsigned want;
+};
 
-	while (k < n->batch) {
-		uint8_t *p = suballoc(n, s->first + k);
-		struct iovec iov[2] = {{p + RNDIS_PACKET_SIZE, RX_ROOM},
+/* A frame of got bytes in sub-allocation i of slot s: its RNDIS header, and 1; or 0 if too big. */
+static uint32_t take_frame(struct vmb_netvsp *n, struct rx_slot *s, uint32_t i, ssize_t got,
+			   uint32_t *len)
+{
+	if ((size_t)got > RX_ROOM)
+		return 0;
+	*len = (uint32_t)vmb_rndis_packet_hdr(suballoc(n, s->first + i), (uint32_t)got) +
+	       (uint32_t)got;
+	return 1;
+}
+
+/*
+ * Up to want non-blocking reads straight into the slot's sub-allocations in
+ * one io_uring_enter() (frames too big for one end in the scratch buffer and
+ * are dropped); empty or dropped ones leave gaps, which the transfer-page
+ * ranges skip.
+ */
+static void fill_uring(struct vmb_netvsp *n, struct rx_slot *s, struct rx_reader *rd,
+		       uint32_t *lens, uint32_t *at, uint32_t *k, struct vmb_tap_counts *c)
+{
+	struct iovec iov[NETVSP_RX_BATCH][2];
+	int32_t res[NETVSP_RX_BATCH];
+	unsigned want = rd->want < n->batch ? rd->want : n->batch;
+
+	for (unsigned i = 0; i < want; i++) {
+		iov[i][0] = (struct iovec){suballoc(n, s->first + i) + RNDIS_PACKET_SIZE, RX_ROOM};
+		iov[i][1] = (struct iovec){n->scratch, sizeof(n->scratch)};
+	}
+	if (!vmb_tap_uring_read(&rd->ring, n->tap_fd, &iov[0][0], 2, want, res)) {
+		io_uring_queue_exit(&rd->ring);
+		rd->uring = false;
+	}
+	rd->want = vmb_tap_next_want(res, want);
+	for (uint32_t i = 0; i < want; i++) {
+		if (res[i] <= 0)
+			continue;
+		if (!take_frame(n, s, i, res[i], &lens[*k])) {
+			c->dropped++;
+			continue;
+		}
+		at[(*k)++] = i;
+		c->frames++;
+		c->bytes += (uint64_t)res[i];
+	}
+}
+
+/* One readv() per frame until the batch is full or the TAP is empty. */
+static void fill_readv(struct vmb_netvsp *n, struct rx_slot *s, uint32_t *lens, uint32_t *at,
+		       uint32_t *k, struct vmb_tap_counts *c)
+{
+	while (*k < n->batch) {
+		struct iovec iov[2] = {{suballoc(n, s->first + *k) + RNDIS_PACKET_SIZE, RX_ROOM},
 				       {n->scratch, sizeof(n->scratch)}};
 		ssize_t got = readv(n->tap_fd, iov, 2);
 
 		if (got <= 0)
 			break;
-		if ((size_t)got > RX_ROOM) {
-			dropped++;
+		if (!take_frame(n, s, *k, got, &lens[*k])) {
+			c->dropped++;
 			continue;
 		}
-		lens[k] = (uint32_t)vmb_rndis_packet_hdr(p, (uint32_t)got) + (uint32_t)got;
-		bytes += (uint64_t)got;
-		k++;
+		at[*k] = *k;
+		(*k)++;
+		c->frames++;
+		c->bytes += (uint64_t)got;
 	}
-	count_rx(n, k, bytes, dropped);
+}
+
+/* Drain the TAP into one batch; returns frames read, 0 when the TAP is empty. */
+static uint32_t fill_batch(struct vmb_netvsp *n, struct rx_slot *s, struct rx_reader *rd,
+			   uint32_t *lens, uint32_t *at)
+{
+	struct vmb_tap_counts c = {0};
+	uint32_t k = 0;
+
+	if (rd->uring)
+		fill_uring(n, s, rd, lens, at, &k, &c);
+	else
+		fill_readv(n, s, lens, at, &k, &c);
+	count_rx(n, (uint32_t)c.frames, c.bytes, (uint32_t)c.dropped);
 	return k;
 }
 
@@ -172,7 +240,10 @@ static void drop_one(struct vmb_netvsp *n)
 static void *reader_main(void *arg)
 {
 	struct vmb_netvsp *n = arg;
-	uint32_t lens[NETVSP_RX_BATCH];
+	uint32_t lens[NETVSP_RX_BATCH], at[NETVSP_RX_BATCH];
+	struct rx_reader rd = {.want = 4};
+
+	rd.uring = vmb_tap_uring_init(&rd.ring) == 0;
 
 	while (!n->stop) {
 		struct pollfd p[2] = {{n->tap_fd, POLLIN, 0}, {n->stop_pipe[0], POLLIN, 0}};
@@ -200,12 +271,14 @@ static void *reader_main(void *arg)
 			}
 			continue;
 		}
-		k = fill_batch(n, s, lens);
+		k = fill_batch(n, s, &rd, lens, at);
 		if (k == 0)
 			slot_put(s);
 		else
-			send_batch(n, s, lens, k, NVSP_RNDIS_CHANNEL_DATA, true);
+			send_batch(n, s, lens, at, k, NVSP_RNDIS_CHANNEL_DATA, true);
 	}
+	if (rd.uring)
+		io_uring_queue_exit(&rd.ring);
 	return NULL;
 }
 

@@ -107,12 +107,9 @@ int vmb_tap_set_mac(const char *name, const uint8_t mac[6])
 
 void vmb_tap_writer_init(struct vmb_tap_writer *w, int fd)
 {
-	struct io_uring_params p = {.flags = IORING_SETUP_SUBMIT_ALL};
-
 	memset(w, 0, sizeof(*w));
 	w->fd = fd;
-	/* SUBMIT_ALL: every queued write is submitted and completes, even after a failed one. */
-	w->uring = io_uring_queue_init_params(VMB_TAP_BATCH, &w->ring, &p) == 0;
+	w->uring = vmb_tap_uring_init(&w->ring) == 0;
 }
 
 void vmb_tap_writer_destroy(struct vmb_tap_writer *w)
@@ -200,8 +197,6 @@ void vmb_tap_flush(struct vmb_tap_writer *w, struct vmb_tap_counts *c)
 
 int vmb_tap_reader_init(struct vmb_tap_reader *r, int fd, uint32_t slot)
 {
-	struct io_uring_params p = {.flags = IORING_SETUP_SUBMIT_ALL};
-
 	memset(r, 0, sizeof(*r));
 	r->fd = fd;
 	r->slot = slot;
@@ -209,7 +204,7 @@ int vmb_tap_reader_init(struct vmb_tap_reader *r, int fd, uint32_t slot)
 	r->buf = malloc((size_t)VMB_TAP_BATCH * slot);
 	if (!r->buf)
 		return -ENOMEM;
-	r->uring = io_uring_queue_init_params(VMB_TAP_BATCH, &r->ring, &p) == 0;
+	r->uring = vmb_tap_uring_init(&r->ring) == 0;
 	return 0;
 }
 
@@ -222,45 +217,72 @@ void vmb_tap_reader_destroy(struct vmb_tap_reader *r)
 	r->buf = NULL;
 }
 
-/* One read per slot, all in one io_uring_enter(); their results in r->len. */
-static void read_batch(struct vmb_tap_reader *r)
+int vmb_tap_uring_init(struct io_uring *ring)
 {
-	unsigned k = r->want, done = 0, got = 0;
+	struct io_uring_params p = {.flags = IORING_SETUP_SUBMIT_ALL};
+
+	/* SUBMIT_ALL: every queued request is submitted and completes, even after a failed one. */
+	return io_uring_queue_init_params(VMB_TAP_BATCH, ring, &p);
+}
+
+bool vmb_tap_uring_read(struct io_uring *ring, int fd, const struct iovec *iov, unsigned iovcnt,
+			unsigned k, int32_t *res)
+{
+	unsigned done = 0;
 	bool refused = false;
 	int rc;
 
 	for (unsigned i = 0; i < k; i++) {
-		struct io_uring_sqe *sqe = io_uring_get_sqe(&r->ring);
+		struct io_uring_sqe *sqe = io_uring_get_sqe(ring);
 
-		io_uring_prep_read(sqe, r->fd, r->buf + (size_t)i * r->slot, r->slot, (uint64_t)-1);
+		io_uring_prep_readv(sqe, fd, iov + (size_t)i * iovcnt, iovcnt, (uint64_t)-1);
 		/* Else io_uring waits for a frame: O_NONBLOCK is not enough for it. */
 		sqe->rw_flags = RWF_NOWAIT;
 		io_uring_sqe_set_data64(sqe, i);
-		r->len[i] = -EAGAIN;
+		res[i] = -EAGAIN;
 	}
 	do
-		rc = io_uring_submit_and_wait(&r->ring, k);
+		rc = io_uring_submit_and_wait(ring, k);
 	while (rc == -EINTR);
-	/* Reads are issued in order, so the slots hold frames in TAP order. */
+	/* Reads are issued in order, so frames land in TAP order. */
 	while (rc > 0 && done < (unsigned)rc) {
 		struct io_uring_cqe *cqe;
 
-		if (io_uring_wait_cqe(&r->ring, &cqe) < 0)
+		if (io_uring_wait_cqe(ring, &cqe) < 0)
 			continue;
-		r->len[io_uring_cqe_get_data64(cqe) % VMB_TAP_BATCH] = cqe->res;
-		got += cqe->res > 0;
+		res[io_uring_cqe_get_data64(cqe) % k] = cqe->res;
 		/* A TAP without non-blocking io_uring reads (older kernels). */
 		refused |= cqe->res == -EOPNOTSUPP || cqe->res == -EINVAL;
-		io_uring_cqe_seen(&r->ring, cqe);
+		io_uring_cqe_seen(ring, cqe);
 		done++;
 	}
-	/* Refused: nothing is in flight now; read() from here on. */
-	if (done < k || refused) {
+	return done == k && !refused;
+}
+
+unsigned vmb_tap_next_want(const int32_t *res, unsigned k)
+{
+	unsigned got = 0;
+
+	for (unsigned i = 0; i < k; i++)
+		got += res[i] > 0;
+	return got * 2 < 2 ? 2 : got * 2 > VMB_TAP_BATCH ? VMB_TAP_BATCH : got * 2;
+}
+
+/* One read per slot, all in one io_uring_enter(); their results in r->len. */
+static void read_batch(struct vmb_tap_reader *r)
+{
+	struct iovec iov[VMB_TAP_BATCH];
+	unsigned k = r->want;
+
+	for (unsigned i = 0; i < k; i++)
+		iov[i] = (struct iovec){r->buf + (size_t)i * r->slot, r->slot};
+	if (!vmb_tap_uring_read(&r->ring, r->fd, iov, 1, k, r->len)) {
+		/* Refused: nothing is in flight now; read() from here on. */
 		io_uring_queue_exit(&r->ring);
 		r->uring = false;
 	}
 	r->n = k;
-	r->want = got * 2 < 2 ? 2 : got * 2 > VMB_TAP_BATCH ? VMB_TAP_BATCH : got * 2;
+	r->want = vmb_tap_next_want(r->len, k);
 }
 
 int vmb_tap_peek(struct vmb_tap_reader *r, const uint8_t **data, uint32_t *len)

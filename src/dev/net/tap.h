@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/uio.h>
 
 #define VMB_TAP_NAME_MAX 16 /* IFNAMSIZ, the NUL included */
 
@@ -84,5 +85,19 @@ int vmb_tap_peek(struct vmb_tap_reader *r, const uint8_t **data, uint32_t *len);
 void vmb_tap_take(struct vmb_tap_reader *r);
 /* Frames of the last batch not taken yet: poll() on the TAP does not see them. */
 bool vmb_tap_pending(const struct vmb_tap_reader *r);
+
+/* An io_uring of VMB_TAP_BATCH entries for the calls below; 0 or -errno. */
+int vmb_tap_uring_init(struct io_uring *ring);
+/*
+ * k (<= VMB_TAP_BATCH) non-blocking reads of fd, read i into the iovcnt
+ * iovecs at iov + i * iovcnt, in one io_uring_enter(); res[i] = bytes
+ * (more than the iovecs hold: the frame was cut short) or -errno (-EAGAIN:
+ * the TAP was empty). false: io_uring refused them; nothing is in flight,
+ * and the caller reads without it from now on.
+ */
+bool vmb_tap_uring_read(struct io_uring *ring, int fd, const struct iovec *iov, unsigned iovcnt,
+			unsigned k, int32_t *res);
+/* Reads for the next batch: twice what this one found, 2 to VMB_TAP_BATCH. */
+unsigned vmb_tap_next_want(const int32_t *res, unsigned k);
 
 #endif
