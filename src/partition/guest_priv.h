@@ -84,8 +84,6 @@ struct vmb_guest_part {
  */
 int vmb_guest_rpc(struct vmb_guest_part *g, struct vmb_wire_msg *m, size_t len, int *fds,
 		  unsigned max_fds, unsigned *nfds);
-/* Tell the host (no answer) that vp's message slot is free again. */
-void vmb_gpart_eom(struct vmb_guest_part *g, uint32_t vp);
 /* Mark the host gone; returns true for the first caller only. */
 bool vmb_gpart_host_gone(struct vmb_guest_part *g);
 

@@ -56,21 +56,6 @@ static long wait_reply(struct vmb_guest_part *g, struct vmb_wire_msg *m, uint32_
 	}
 }
 
-void vmb_gpart_eom(struct vmb_guest_part *g, uint32_t vp)
-{
-	struct vmb_wire_msg m;
-
-	if (__atomic_load_n(&g->host_gone, __ATOMIC_ACQUIRE))
-		return;
-	memset(&m, 0, sizeof(m.hdr) + sizeof(m.u.eom));
-	m.hdr.type = VMB_WIRE_EOM;
-	m.u.eom.vp = vp;
-	/* One datagram, no reply: it needs neither rpc_lock nor a sequence
-	 * number, and a request in flight is not disturbed. A failed send
-	 * means the host is going; the socket's hang-up reports that. */
-	vmb_wire_send(g->sock, &m, sizeof(m.hdr) + sizeof(m.u.eom), NULL, 0);
-}
-
 int vmb_guest_rpc(struct vmb_guest_part *g, struct vmb_wire_msg *m, size_t len, int *fds,
 		  unsigned max_fds, unsigned *nfds)
 {

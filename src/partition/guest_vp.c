@@ -116,7 +116,7 @@ static bool take_message(struct vmb_guest_vp *vp, uint32_t sint)
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	if (__atomic_load_n(&slot->header.message_flags, __ATOMIC_RELAXED) &
 	    HV_MESSAGE_FLAG_PENDING)
-		vmb_gpart_eom(g, vp->index);
+		vmb_guest_part_wrmsr(g, vp->index, HV_X64_MSR_EOM, 0);
 	size_t len = copy.header.payload_size;
 	if (len > HV_MESSAGE_PAYLOAD_SIZE) {
 		vmb_glog(g, "VP %u SINT %u: message of %zu bytes dropped", vp->index, sint, len);

@@ -171,10 +171,6 @@ static int dispatch(struct vmb_host_part *h, struct vmb_wire_msg *m, bool *came_
 		return do_get_port(h, m);
 	case VMB_WIRE_RDMSR:
 		return do_rdmsr(h, m);
-	case VMB_WIRE_EOM:
-		/* A notice: no reply, and a bad VP simply frees no slot. */
-		vmb_host_synic_wrmsr(h, m->u.eom.vp, HV_X64_MSR_EOM, 0);
-		return 0;
 	default:
 		return reply(h, m, HV_STATUS_INVALID_HYPERCALL_CODE, hdr, NULL, 0);
 	}

@@ -25,8 +25,6 @@ static size_t body_len(uint32_t type, const struct vmb_wire_msg *m)
 	case VMB_WIRE_RDMSR:
 	case VMB_WIRE_RDMSR | VMB_WIRE_REPLY:
 		return sizeof(m->u.rdmsr);
-	case VMB_WIRE_EOM:
-		return sizeof(m->u.eom);
 	default:
 		return 0;
 	}
@@ -40,7 +38,6 @@ static bool known_type(uint32_t type)
 	case VMB_WIRE_WRMSR:
 	case VMB_WIRE_GET_PORT:
 	case VMB_WIRE_RDMSR:
-	case VMB_WIRE_EOM:
 		return true;
 	default:
 		return false;

@@ -5,7 +5,6 @@
  * body whose length is fixed per type (POST: 16 bytes + payload). The guest
  * has at most one request in flight; the host answers every request with
  * the same type | VMB_WIRE_REPLY, the same seq and an HV_STATUS_* value.
- * EOM is the exception: a notice, never answered, sent at any time.
  * File descriptors travel as SCM_RIGHTS on the HELLO and GET_PORT replies.
  */
 #ifndef VMB_PARTITION_WIRE_H
@@ -27,7 +26,6 @@ enum {
 	VMB_WIRE_WRMSR = 3,
 	VMB_WIRE_GET_PORT = 4,
 	VMB_WIRE_RDMSR = 5,
-	VMB_WIRE_EOM = 6,
 };
 
 struct vmb_wire_hdr {
@@ -71,16 +69,6 @@ struct vmb_wire_rdmsr {
 	uint64_t value;
 };
 
-/*
- * The guest's write of HV_X64_MSR_EOM on vp: nothing to answer, and
- * waiting for an answer cost a round trip per message taken from a slot
- * that had more queued behind it.
- */
-struct vmb_wire_eom {
-	uint32_t vp;
-	uint32_t reserved;
-};
-
 /* The reply carries the port's eventfd on success. */
 struct vmb_wire_get_port {
 	uint32_t conn_id;
@@ -96,7 +84,6 @@ struct vmb_wire_msg {
 		struct vmb_wire_wrmsr wrmsr;
 		struct vmb_wire_get_port get_port;
 		struct vmb_wire_rdmsr rdmsr;
-		struct vmb_wire_eom eom;
 	} u;
 };
 
