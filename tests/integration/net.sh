@@ -54,6 +54,7 @@ import hashlib, socket, sys
 if sys.argv[1] == 'serve':
     s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     s.bind((sys.argv[2], int(sys.argv[3]))); s.listen(1); s.settimeout(30)
+    open(sys.argv[4], 'w').close()
     c, _ = s.accept(); c.settimeout(30); h = hashlib.sha256(); n = 0
     while True:
         b = c.recv(65536)
@@ -90,9 +91,11 @@ else
 fi
 
 bulk() { # server-ns-prefix, server-addr, client-ns-prefix, port, seed
-	$1 python3 "$dir/bulk.py" serve "$2" "$4" >"$dir/srv$4.out" &
+	$1 python3 "$dir/bulk.py" serve "$2" "$4" "$dir/ready$4" >"$dir/srv$4.out" &
 	local srv=$!
-	sleep 0.5
+	# Listening before the client connects (a loaded machine starts python slowly).
+	for _ in $(seq 200); do [ -e "$dir/ready$4" ] && break; sleep 0.05; done
+	[ -e "$dir/ready$4" ] || fail "server $4 not listening"
 	$3 python3 "$dir/bulk.py" send "$2" "$4" 8000000 "$5" >"$dir/cli$4.out" || fail "send $4"
 	wait "$srv" || fail "serve $4"
 	cmp -s "$dir/srv$4.out" "$dir/cli$4.out" || fail "checksum $4: $(cat "$dir"/*"$4".out)"
