@@ -223,12 +223,12 @@ static int get_section(struct nvc_dev *d, uint32_t *idx, bool wait)
 	int rc = -ECANCELED;
 
 	pthread_mutex_lock(&d->lock);
-	while (wait && !d->nfree && !d->stop) {
+	while (wait && !d->nfree && !atomic_load(&d->stop)) {
 		d->tx_waiting = true;
 		pthread_cond_wait(&d->cond, &d->lock);
 	}
 	d->tx_waiting = false;
-	if (!d->stop) {
+	if (!atomic_load(&d->stop)) {
 		rc = d->nfree ? 0 : -EAGAIN;
 		if (rc == 0)
 			*idx = d->free_secs[--d->nfree];
@@ -331,7 +331,7 @@ static void *tx_main(void *arg)
 {
 	struct nvc_dev *d = arg;
 
-	while (!d->stop) {
+	while (!atomic_load(&d->stop)) {
 		struct pollfd p[2] = {{d->tap_fd, POLLIN, 0}, {d->stop_pipe[0], POLLIN, 0}};
 		int rc;
 
@@ -339,7 +339,7 @@ static void *tx_main(void *arg)
 		if (!vmb_tap_pending(&d->tapr)) {
 			if (poll(p, 2, -1) < 0 && errno != EINTR)
 				break;
-			if (d->stop || !(p[0].revents & POLLIN))
+			if (atomic_load(&d->stop) || !(p[0].revents & POLLIN))
 				continue;
 		}
 		rc = tx_drain(d);
@@ -371,7 +371,7 @@ void netvsc_tx_stop(struct nvc_dev *d)
 	if (!d->tx_on)
 		return;
 	pthread_mutex_lock(&d->lock);
-	d->stop = true;
+	atomic_store(&d->stop, true);
 	pthread_cond_broadcast(&d->cond);
 	pthread_mutex_unlock(&d->lock);
 	if (write(d->stop_pipe[1], &c, 1) < 0)

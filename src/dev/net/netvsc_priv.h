@@ -3,6 +3,7 @@
 #define VMB_DEV_NET_NETVSC_PRIV_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -67,7 +68,7 @@ struct nvc_dev {
 	pthread_t tx;
 	bool tx_on;
 	int stop_pipe[2];
-	volatile bool stop;
+	atomic_bool stop; /* read by its thread without the lock */
 
 	/* Snapshots of received messages, kept until their frames are flushed to the TAP. */
 	uint8_t rx_copy[NETVSC_MAX_RNDIS];

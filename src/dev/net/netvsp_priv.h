@@ -3,6 +3,7 @@
 #define VMB_DEV_NET_NETVSP_PRIV_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -63,7 +64,7 @@ struct vmb_netvsp {
 	pthread_t reader;
 	bool reader_on;
 	int stop_pipe[2];
-	volatile bool stop;
+	atomic_bool stop;	/* read by its thread without the lock */
 	uint8_t scratch[65536]; /* frames too big for a sub-allocation land here */
 };
 

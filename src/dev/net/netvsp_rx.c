@@ -108,7 +108,8 @@ static int send_batch(struct vmb_netvsp *n, struct rx_slot *s, const uint32_t *l
 		r[i].byte_offset = (s->first + at[i]) * NETVSP_SUBALLOC_SIZE;
 	}
 	/* Never wait inside the channel: a revoke or close must be able to stop us. */
-	while ((rc = vmb_chan_submit(s->ch, &snd, NULL)) == -EAGAIN && retry && !n->stop) {
+	while ((rc = vmb_chan_submit(s->ch, &snd, NULL)) == -EAGAIN && retry &&
+	       !atomic_load(&n->stop)) {
 		struct timespec ts = {0, 50000};
 
 		nanosleep(&ts, NULL);
@@ -245,14 +246,14 @@ static void *reader_main(void *arg)
 
 	rd.uring = vmb_tap_uring_init(&rd.ring) == 0;
 
-	while (!n->stop) {
+	while (!atomic_load(&n->stop)) {
 		struct pollfd p[2] = {{n->tap_fd, POLLIN, 0}, {n->stop_pipe[0], POLLIN, 0}};
 		struct rx_slot *s;
 		uint32_t k;
 
 		if (poll(p, 2, -1) < 0 && errno != EINTR)
 			break;
-		if (n->stop || !(p[0].revents & POLLIN))
+		if (atomic_load(&n->stop) || !(p[0].revents & POLLIN))
 			continue;
 		s = slot_get(n, false);
 		if (!s) {
@@ -286,7 +287,7 @@ int netvsp_reader_start(struct vmb_netvsp *n)
 {
 	int rc;
 
-	n->stop = false;
+	atomic_store(&n->stop, false);
 	rc = pthread_create(&n->reader, NULL, reader_main, n);
 	n->reader_on = rc == 0;
 	return -rc;
@@ -298,7 +299,7 @@ void netvsp_reader_stop(struct vmb_netvsp *n)
 
 	if (!n->reader_on)
 		return;
-	n->stop = true;
+	atomic_store(&n->stop, true);
 	if (write(n->stop_pipe[1], &c, 1) < 0)
 		vmb_host_log(n->h, "netvsp: cannot wake the TAP reader");
 	pthread_join(n->reader, NULL);
