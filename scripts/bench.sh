@@ -44,3 +44,8 @@ else
 	echo
 	"$build/bench/bench_clock" 10 1000 2>/dev/null
 fi
+echo
+# Needs root and /dev/net/tun: without them it skips (exit 77).
+"$build/bench/bench_net" $quick 2>/dev/null || {
+	[ $? -eq 77 ] && echo "bench_net: needs root and /dev/net/tun; skipped"
+}
