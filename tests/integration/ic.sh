@@ -23,7 +23,9 @@ fail() {
 start_host() { # name, extra options...
 	local n=$1
 	shift
-	"$vmbus" host --socket "$dir/$n.sock" --ctl "$dir/$n.ctl" "$@" >"$dir/$n-host.log" 2>&1 &
+	# No disk: the default image lives in the shared default run directory.
+	"$vmbus" host --socket "$dir/$n.sock" --ctl "$dir/$n.ctl" -o storage.disk=none "$@" \
+		>"$dir/$n-host.log" 2>&1 &
 	host_pid=$!
 	pids+=("$host_pid")
 	for _ in $(seq 100); do [ -S "$dir/$n.ctl" ] && [ -S "$dir/$n.sock" ] && return; sleep 0.05; done

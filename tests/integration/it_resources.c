@@ -104,7 +104,10 @@ static void host_killed(void **state)
 {
 	const char *sock = it_socket_path();
 	char sysfs[300], bound[400];
-	char *host_argv[] = {VMBUS_TOOL, "host", "--socket", (char *)sock, NULL};
+	/* No disk: the default image in the default run directory is locked
+	 * by whichever other test's host holds it at the time. */
+	char *host_argv[] = {VMBUS_TOOL, "host", "--socket", (char *)sock, "-o", "storage.disk=none",
+			     NULL};
 	char *guest_argv[] = {VMBUS_TOOL, "guest", "--socket", (char *)sock, "--sysfs", sysfs,
 			      NULL};
 	pid_t host, guest;
