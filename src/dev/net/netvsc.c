@@ -219,19 +219,22 @@ static int set_filter(struct nvc_dev *d)
 	return rndis_oid(d, RNDIS_MSG_SET, RNDIS_OID_GEN_CURRENT_PACKET_FILTER, &f, &len);
 }
 
+/* Before the channel opens: its handler thread uses the descriptor. */
 static int open_tap(struct nvc_dev *d)
 {
-	const char *name = d->tap_name;
-
 	memcpy(d->tap_name, d->nv->tap, sizeof(d->tap_name));
 	d->tapw.fd = vmb_tap_open(d->tap_name);
 	d->tap_fd = d->tapw.fd;
-	if (d->tap_fd < 0)
-		return d->tap_fd;
-	/* The guest NIC's address is the one the host gave it. */
+	return d->tap_fd < 0 ? d->tap_fd : 0;
+}
+
+/* The guest NIC's address is the one the host gave it. */
+static void configure_tap(struct nvc_dev *d)
+{
+	const char *name = d->tap_name;
+
 	if (vmb_tap_set_mac(name, d->mac) < 0 || vmb_tap_up(name) < 0)
 		vmb_guest_log(d->nv->g, "netvsc: cannot configure %s", name);
-	return 0;
 }
 
 static int bring_up(struct nvc_dev *d)
@@ -248,10 +251,10 @@ static int bring_up(struct nvc_dev *d)
 		rc = rndis_init(d);
 	if (rc == 0)
 		rc = query_device(d);
-	if (rc == 0)
-		rc = open_tap(d);
-	if (rc == 0)
+	if (rc == 0) {
+		configure_tap(d);
 		rc = netvsc_tx_start(d);
+	}
 	if (rc == 0)
 		rc = set_filter(d);
 	return rc;
@@ -305,7 +308,7 @@ static struct nvc_dev *nvc_alloc(struct vmb_netvsc *nv, struct vmb_device *dev)
 		free(d);
 		return NULL;
 	}
-	vmb_tap_writer_init(&d->tapw, -1); /* the TAP comes last in bring-up */
+	vmb_tap_writer_init(&d->tapw, -1); /* opened by net_probe */
 	pthread_mutex_init(&d->lock, NULL);
 	pthread_cond_init(&d->cond, NULL);
 	d->ctl_page = vmb_guest_alloc_dma(nv->g, HV_PAGE_SIZE, &d->ctl_pfn);
@@ -335,7 +338,7 @@ static int net_probe(struct vmb_device *dev)
 	if (rc < 0)
 		return rc;
 	d = nvc_alloc(nv, dev);
-	rc = d ? 0 : -ENOMEM;
+	rc = d ? open_tap(d) : -ENOMEM;
 	if (rc == 0) {
 		o.arg = d;
 		rc = vmb_device_open(dev, &o, &d->ch);
