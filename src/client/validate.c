@@ -124,12 +124,22 @@ static int check_chans(const struct vmb_client *c)
 	return 0;
 }
 
+#define HANDLE_BITS 4096u
+
 static int check_gpadls(const struct vmb_client *c)
 {
-	size_t i, j;
+	/*
+	 * Handles must be unique. Comparing every pair was O(n^2) per message
+	 * (fuzzers build hundreds of GPADLs): a bitmap of handle hashes finds
+	 * the candidates in one pass, and only a hash seen before costs a
+	 * lookup, which returns the first GPADL with that handle.
+	 */
+	uint64_t seen[HANDLE_BITS / 64] = {0};
+	size_t i;
 
 	for (i = 0; i < c->ngpadl; i++) {
 		const struct vmb_cli_gpadl *g = &c->gpadl[i];
+		uint32_t bit = g->handle % HANDLE_BITS;
 
 		if (g->handle == 0)
 			return broken(c, "GPADL handle 0", 0);
@@ -138,10 +148,9 @@ static int check_gpadls(const struct vmb_client *c)
 		if (g->state != VMB_CGP_CREATING && g->state != VMB_CGP_READY &&
 		    g->state != VMB_CGP_TEARING)
 			return broken(c, "GPADL state", g->handle);
-		for (j = i + 1; j < c->ngpadl; j++) {
-			if (c->gpadl[j].handle == g->handle)
-				return broken(c, "duplicate GPADL handle", g->handle);
-		}
+		if ((seen[bit / 64] >> (bit % 64) & 1) && vmb_cli_gpadl_find(c, g->handle) != g)
+			return broken(c, "duplicate GPADL handle", g->handle);
+		seen[bit / 64] |= 1ull << (bit % 64);
 	}
 	return 0;
 }
