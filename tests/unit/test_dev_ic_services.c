@@ -149,6 +149,50 @@ static void test_kvp_store(void **state)
 	vmb_kvp_store_close(s);
 }
 
+/* A pool holds at most 4,096 records: the next new key is refused, the
+ * pool stays as it was, and existing keys still update. */
+static void test_kvp_store_full(void **state)
+{
+	enum { N = 4096, KEY = 512, VAL = 2048 };
+	struct vmb_kvp_store *s;
+	char value[VMB_KVP_VALUE_MAX], path[128];
+	static char rec[N][KEY + VAL];
+	struct stat st;
+	FILE *f;
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/kvpfull", tmpdir);
+	assert_int_equal(mkdir(path, 0700), 0);
+	/* The pool file as hv_kvp_daemon writes it: key[512] value[2048]. */
+	memset(rec, 0, sizeof(rec));
+	for (int i = 0; i < N; i++) {
+		snprintf(rec[i], KEY, "k%d", i);
+		snprintf(rec[i] + KEY, VAL, "v%d", i);
+	}
+	snprintf(path, sizeof(path), "%s/kvpfull/.kvp_pool_2", tmpdir);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	assert_int_equal(fwrite(rec, sizeof(rec), 1, f), 1);
+	assert_int_equal(fclose(f), 0);
+
+	snprintf(path, sizeof(path), "%s/kvpfull", tmpdir);
+	assert_int_equal(vmb_kvp_store_open(path, &s), 0);
+	assert_int_equal(vmb_kvp_store_get(s, 2, "k4095", value), 0);
+	assert_string_equal(value, "v4095");
+	assert_int_equal(vmb_kvp_store_set(s, 2, "one-more", "x"), -ENOSPC);
+	assert_int_equal(vmb_kvp_store_get(s, 2, "one-more", value), -ENOENT);
+	assert_int_equal(vmb_kvp_store_set(s, 2, "k7", "updated"), 0);
+	assert_int_equal(vmb_kvp_store_get(s, 2, "k7", value), 0);
+	assert_string_equal(value, "updated");
+	snprintf(path, sizeof(path), "%s/kvpfull/.kvp_pool_2", tmpdir);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_size, (off_t)sizeof(rec));
+	/* Room again after a delete. */
+	assert_int_equal(vmb_kvp_store_delete(s, 2, "k0"), 0);
+	assert_int_equal(vmb_kvp_store_set(s, 2, "one-more", "x"), 0);
+	vmb_kvp_store_close(s);
+}
+
 static void test_kvp_guest_answer(void **state)
 {
 	static uint8_t b[sizeof(struct hv_kvp_ip_msg)];
@@ -344,6 +388,7 @@ int main(void)
 	    cmocka_unit_test(test_utf16_round_trip),
 	    cmocka_unit_test(test_kvp_decode),
 	    cmocka_unit_test(test_kvp_store),
+	    cmocka_unit_test(test_kvp_store_full),
 	    cmocka_unit_test(test_kvp_guest_answer),
 	    cmocka_unit_test(test_vss),
 	    cmocka_unit_test(test_fcopy_decode),
