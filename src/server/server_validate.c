@@ -29,6 +29,18 @@ static bool block_zero(const void *p, size_t len)
 #define CHANS_EMPTY(s, r)  block_zero(&(s)->chans[r], SCAN_BLOCK * sizeof((s)->chans[0]))
 #define BUCKETS_EMPTY(s, b) block_zero(&(s)->gpadl_hash[b], SCAN_BLOCK * sizeof((s)->gpadl_hash[0]))
 
+/* The next relid above r with a channel, up to relid_top; 0 when none. */
+static uint32_t next_chan(const struct vmb_server *s, uint32_t r)
+{
+	while (++r <= s->relid_top) {
+		if (r % SCAN_BLOCK == 0 && CHANS_EMPTY(s, r))
+			r += SCAN_BLOCK - 1;
+		else if (s->chans[r])
+			return r;
+	}
+	return 0;
+}
+
 static int check_channel(const struct vmb_server *s, const struct vmb_server_channel *ch,
 			 uint32_t relid, uint64_t *monitors)
 {
@@ -71,13 +83,7 @@ static int check_channels(const struct vmb_server *s)
 	 * Fuzzers run this after every message: scan only up to the highest
 	 * relid handed out. The count catches a slot filled behind relid_top.
 	 */
-	for (r = 1; r <= s->relid_top; r++) {
-		if (r % SCAN_BLOCK == 0 && CHANS_EMPTY(s, r)) {
-			r += SCAN_BLOCK - 1;
-			continue;
-		}
-		if (!s->chans[r])
-			continue;
+	for (r = next_chan(s, 0); r; r = next_chan(s, r)) {
 		rc = check_channel(s, s->chans[r], r, monitors);
 		if (rc)
 			return rc;
@@ -134,13 +140,7 @@ static int check_indexes(const struct vmb_server *s)
 			nhash++;
 		}
 	}
-	for (r = 1; r <= s->relid_top; r++) {
-		if (r % SCAN_BLOCK == 0 && CHANS_EMPTY(s, r)) {
-			r += SCAN_BLOCK - 1;
-			continue;
-		}
-		if (!s->chans[r])
-			continue;
+	for (r = next_chan(s, 0); r; r = next_chan(s, r)) {
 		LIST_FOREACH(g, &s->chans[r]->gpadls, chan_link)
 		{
 			if (g->relid != r || vmb_srv_gpadl_find(s, g->handle) != g)
