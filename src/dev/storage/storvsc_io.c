@@ -204,10 +204,10 @@ static void srb_done(void *arg, struct vmb_channel *ch, const struct vmb_packet 
 	in_completion = true;
 	completion_chan = ch;
 	/* Cancelled requests complete outside any drain: no batch then. */
-	if (status == 0)
+	if (status == 0) {
 		batch_open(ch);
-	if (status == 0)
 		status = srb_result(c, r, comp, &xfer);
+	}
 	else if (status != -ECANCELED)
 		status = -EIO;
 	if (status == 0 && r->slot >= 0 && r->cmd.data_in == READ_TYPE)
